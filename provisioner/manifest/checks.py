@@ -1,0 +1,138 @@
+"""Checks across a manifest's lists and across all manifests of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from provisioner.manifest.load import LoadedManifest, LoadResult, load_paths
+from provisioner.manifest.messages import soft_limit_message
+from provisioner.manifest.model import (
+    SOFT_LIMIT_ATTRIBUTES,
+    SOFT_LIMIT_AUDIENCES,
+    KinesisDestination,
+)
+from provisioner.manifest.problems import Problem
+from provisioner.manifest.secrets import SecretRef, SecretResolutionError
+
+T = TypeVar("T")
+
+
+def load_and_check(paths: Iterable[str | Path]) -> LoadResult:
+    """Load manifests and run every offline check; secrets are not resolved."""
+    result = load_paths(paths)
+    result.problems.extend(check_manifests(result.manifests))
+    return result
+
+
+def check_manifests(manifests: Sequence[LoadedManifest]) -> list[Problem]:
+    problems: list[Problem] = []
+    for loaded in manifests:
+        problems.extend(_duplicate_entries(loaded))
+        problems.extend(_soft_limits(loaded))
+    problems.extend(_duplicate_names(manifests))
+    problems.extend(_account_conflicts(manifests))
+    return problems
+
+
+def _first_seen(items: Iterable[T], key: Callable[[T], Hashable]) -> list[tuple[int, int]]:
+    """(index of a repeat, index of its first occurrence) for every repeated key."""
+    seen: dict[Hashable, int] = {}
+    repeats = []
+    for index, item in enumerate(items):
+        k = key(item)
+        if k in seen:
+            repeats.append((index, seen[k]))
+        else:
+            seen[k] = index
+    return repeats
+
+
+def _duplicate_entries(loaded: LoadedManifest) -> list[Problem]:
+    manifest, problems = loaded.manifest, []
+    audiences = manifest.audience_objects()
+    for index, first in _first_seen(audiences, lambda a: a.id.lower()):
+        line = loaded.locate("audiences", first)[0].line
+        message = f"audience {audiences[index].id} is listed twice (first at line {line})"
+        problems.append(loaded.problem("error", message, "audiences", index))
+    for index, first in _first_seen(manifest.attributes, lambda a: a):
+        line = loaded.locate("attributes", first)[0].line
+        message = f"attribute {manifest.attributes[index]} is listed twice (first at line {line})"
+        problems.append(loaded.problem("error", message, "attributes", index))
+    return problems
+
+
+def _soft_limits(loaded: LoadedManifest) -> list[Problem]:
+    manifest, problems = loaded.manifest, []
+    if len(manifest.audiences) > SOFT_LIMIT_AUDIENCES:
+        message = soft_limit_message("audiences", len(manifest.audiences), SOFT_LIMIT_AUDIENCES)
+        problems.append(loaded.problem("warning", message, "audiences", at_key=True))
+    if len(manifest.attributes) > SOFT_LIMIT_ATTRIBUTES:
+        message = soft_limit_message("attributes", len(manifest.attributes), SOFT_LIMIT_ATTRIBUTES)
+        problems.append(loaded.problem("warning", message, "attributes", at_key=True))
+    return problems
+
+
+def _duplicate_names(manifests: Sequence[LoadedManifest]) -> list[Problem]:
+    problems = []
+    for index, first in _first_seen(manifests, lambda m: m.manifest.name):
+        where = manifests[first].locate("name")[0]
+        name = manifests[index].manifest.name
+        message = f"dataflow name '{name}' is already used by the manifest at {where}"
+        problems.append(manifests[index].problem("error", message, "name"))
+    return problems
+
+
+def account_settings(loaded: LoadedManifest) -> dict[str, str]:
+    """What an account (base connection) is made of: its type, place and credentials."""
+    destination = loaded.manifest.destination
+    settings: dict[str, str] = {"type": destination.type}
+    if isinstance(destination, KinesisDestination):
+        settings["region"] = destination.region
+    else:
+        settings["namespace"] = destination.namespace
+    for key, ref in destination.credentials:
+        settings[f"credentials.{key}"] = str(ref)
+    return settings
+
+
+def _account_conflicts(manifests: Sequence[LoadedManifest]) -> list[Problem]:
+    owners: dict[str, LoadedManifest] = {}
+    problems = []
+    for loaded in manifests:
+        key = loaded.manifest.account_key
+        owner = owners.setdefault(key, loaded)
+        if owner is loaded:
+            continue
+        differing = _differences(account_settings(loaded), account_settings(owner))
+        if differing:
+            where = owner.locate("destination")[0]
+            message = (
+                f"account '{key}' is shared with the manifest at {where} but differs in "
+                f"{', '.join(sorted(differing))}; one account has one type, place and credentials"
+            )
+            problems.append(loaded.problem("error", message, "destination", "account"))
+    return problems
+
+
+def _differences(mine: dict[str, str], theirs: dict[str, str]) -> list[str]:
+    if mine["type"] != theirs["type"]:
+        return [f"type ({theirs['type']} there, {mine['type']} here)"]
+    return [k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)]
+
+
+def resolve_secrets(
+    manifests: Sequence[LoadedManifest], environ: dict[str, str] | None = None
+) -> list[Problem]:
+    """Resolve every secret reference; one problem per reference that cannot be."""
+    problems = []
+    for loaded in manifests:
+        for key, ref in loaded.manifest.destination.credentials:
+            assert isinstance(ref, SecretRef)
+            try:
+                ref.resolve(loaded.file.parent, environ)
+            except SecretResolutionError as error:
+                message = f"cannot resolve {ref}: {error}"
+                problems.append(loaded.problem("error", message, "destination", "credentials", key))
+    return problems

@@ -1,0 +1,222 @@
+"""Loading manifests with ruamel.yaml, keeping the line and column of every node.
+
+The only module that imports ruamel. Every problem found while reading, parsing or
+validating becomes a `Problem`; loading never raises for a user's mistake, so one run
+reports every problem of every file at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from provisioner.manifest.messages import describe, suggest_key
+from provisioner.manifest.model import LOCATION_TAGS, Manifest
+from provisioner.manifest.problems import Location, Problem, format_path
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+PathPart = str | int
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    """A valid manifest with where it came from, so later checks can point at its lines."""
+
+    manifest: Manifest
+    file: Path
+    document: int
+    node: CommentedMap = field(repr=False, compare=False)
+
+    def locate(self, *parts: PathPart, at_key: bool = False) -> tuple[Location, str]:
+        return locate(self.file, self.node, parts, at_key=at_key)
+
+    def problem(
+        self, severity: str, message: str, *parts: PathPart, at_key: bool = False
+    ) -> Problem:
+        location, path = self.locate(*parts, at_key=at_key)
+        return Problem("warning" if severity == "warning" else "error", location, message, path)
+
+
+@dataclass
+class LoadResult:
+    files: list[Path] = field(default_factory=list)
+    manifests: list[LoadedManifest] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def load_paths(paths: Iterable[str | Path]) -> LoadResult:
+    """Read every manifest under `paths` (files, or directories searched recursively)."""
+    result = LoadResult()
+    for given in paths:
+        result.files.extend(_discover(Path(given), result.problems))
+    for file in result.files:
+        _load_file(file, result)
+    return result
+
+
+def _discover(path: Path, problems: list[Problem]) -> list[Path]:
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file())
+        if not found:
+            problems.append(Problem("error", Location(str(path)), "no *.yaml or *.yml files"))
+        return found
+    if path.is_file():
+        return [path]
+    problems.append(Problem("error", Location(str(path)), "no such file or directory"))
+    return []
+
+
+def _load_file(file: Path, result: LoadResult) -> None:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        result.problems.append(Problem("error", Location(str(file)), f"cannot read: {error}"))
+        return
+    try:
+        for index, document in enumerate(_documents(text)):
+            _load_document(file, index, document, result)
+    except MarkedYAMLError as error:
+        result.problems.append(_yaml_problem(file, error))
+    except YAMLError as error:
+        result.problems.append(Problem("error", Location(str(file)), f"invalid YAML: {error}"))
+
+
+def _documents(text: str) -> Iterator[Any]:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    yield from yaml.load_all(text)
+
+
+def _load_document(file: Path, index: int, document: Any, result: LoadResult) -> None:
+    if document is None:
+        return  # an empty document, such as a trailing `---`
+    if not isinstance(document, CommentedMap):
+        location, _ = locate(file, document, ())
+        result.problems.append(
+            Problem("error", location, "a manifest must be a mapping of keys to values")
+        )
+        return
+    try:
+        manifest = Manifest.model_validate(to_plain(document))
+    except ValidationError as error:
+        result.problems.extend(_validation_problems(file, document, error))
+        return
+    result.manifests.append(LoadedManifest(manifest, file, index, document))
+
+
+def _validation_problems(
+    file: Path, document: CommentedMap, error: ValidationError
+) -> list[Problem]:
+    details = error.errors(include_input=True, include_url=False)
+    typos = _typo_targets(details)
+    problems = []
+    for detail in details:
+        loc = tuple(detail["loc"])
+        if detail["type"] == "missing" and loc in typos:
+            continue  # reported once, as the misspelt key with its suggestion
+        if detail["type"] == "union_tag_invalid":
+            loc += ("type",)
+        location, path = locate(file, document, loc, at_key=detail["type"] == "extra_forbidden")
+        problems.append(Problem("error", location, describe(detail), path))
+    return problems
+
+
+def _typo_targets(details: list[ErrorDetails]) -> set[tuple[PathPart, ...]]:
+    """Locations of missing keys that an unknown key beside them is a misspelling of."""
+    targets = set()
+    for detail in details:
+        if detail["type"] == "extra_forbidden":
+            loc = tuple(detail["loc"])
+            suggestion = suggest_key(loc)
+            if suggestion:
+                targets.add((*loc[:-1], suggestion))
+    return targets
+
+
+def locate(
+    file: Path, root: Any, loc: Iterable[PathPart], at_key: bool = False
+) -> tuple[Location, str]:
+    """The YAML position and the dotted path of a validation location.
+
+    Walks the document along `loc`, skipping union tags (which are not YAML keys). Where a
+    key is missing, the position stays on the mapping that should hold it.
+    """
+    node, line, column = root, *_start(root)
+    shown: list[PathPart] = []
+    parts = list(loc)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
+            on_key = (last and at_key) or node[part] is None  # a null has no position
+            line, column = node.lc.key(part) if on_key else node.lc.value(part)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line, column = node.lc.item(part)
+            node = node[part]
+        elif _is_union_tag(parts, i):
+            continue
+        else:
+            node = None
+        shown.append(part)
+    return Location(str(file), line + 1, column + 1), format_path(shown)
+
+
+def _start(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    return (lc.line, lc.col) if lc is not None else (0, 0)
+
+
+def _is_union_tag(parts: list[PathPart], i: int) -> bool:
+    """Union tags follow a list index (audience forms) or `destination` (its types)."""
+    previous = parts[i - 1] if i > 0 else None
+    after_union = isinstance(previous, int) or previous == "destination"
+    return after_union and parts[i] in LOCATION_TAGS
+
+
+def to_plain(value: Any) -> Any:
+    """ruamel's round-trip types as plain Python, so strict validation sees real types."""
+    if isinstance(value, dict):
+        return {str(k) if isinstance(k, str) else k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for plain in (str, int, float):
+        if isinstance(value, plain):
+            return plain(value)
+    return value
+
+
+_DUPLICATE_KEY = re.compile(r'found duplicate key "(?P<key>[^"]*)"')
+
+
+def _yaml_problem(file: Path, error: MarkedYAMLError) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    problem = str(error.problem or "")
+    duplicate = _DUPLICATE_KEY.search(problem)
+    if duplicate and error.context_mark is not None:
+        first = error.context_mark.line + 1
+        message = f"duplicate key '{duplicate['key']}' (the mapping starting at line {first})"
+    else:
+        message = f"invalid YAML: {problem}"
+        if error.context and error.context_mark is not None:
+            message += f" ({error.context} started at line {error.context_mark.line + 1})"
+    return Problem("error", Location(str(file), line, column), message)

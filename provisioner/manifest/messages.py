@@ -1,0 +1,169 @@
+"""Pydantic validation errors rewritten as messages for people.
+
+Messages never echo a value found under `credentials`: only fields listed in
+`_SHOWN_VALUES` repeat the offending input, and none of them is secret.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
+
+from provisioner.manifest.model import (
+    DESTINATION_TYPES,
+    Audience,
+    EventHubsDestination,
+    KinesisDestination,
+    Manifest,
+)
+
+_TAG_MODELS: dict[str, type[BaseModel]] = {
+    "amazon-kinesis": KinesisDestination,
+    "azure-event-hubs": EventHubsDestination,
+    "object": Audience,
+}
+
+_PATTERN_HINTS = {
+    "audiences": "is not a valid audience id (a UUID such as 72ddd79b-6b0a-4e97-a8d2-112ccd81bd02)",
+    "id": "is not a valid audience id (a UUID such as 72ddd79b-6b0a-4e97-a8d2-112ccd81bd02)",
+    "attributes": "is not an XDM path (such as person.lastName or personalEmail.address)",
+    "region": "is not an AWS region (such as us-east-1)",
+    "stream": "is not a Kinesis stream name (letters, digits, '_', '.', '-'; at most 128)",
+    "namespace": "is not an Event Hubs namespace (6 to 50 letters, digits and hyphens, "
+    "starting with a letter)",
+    "eventHub": "is not an event hub name (letters, digits, '.', '_', '-')",
+    "name": "must not be empty or start or end with spaces",
+    "account": "must not be empty or start or end with spaces",
+}
+_SHOWN_VALUES = frozenset(
+    {
+        "audiences",
+        "id",
+        "attributes",
+        "region",
+        "stream",
+        "namespace",
+        "eventHub",
+        "type",
+        "version",
+    }
+)
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "int_type": "a whole number",
+}
+
+
+def field_name(loc: tuple[str | int, ...]) -> str:
+    """The last named field of a location, skipping list indexes and union tags.
+
+    The bare-id audience form is tagged "id", which reads as the audience's id field,
+    exactly as the object form's error does.
+    """
+    for part in reversed(loc):
+        if isinstance(part, str) and part not in _TAG_MODELS:
+            return part
+    return ""
+
+
+def describe(error: ErrorDetails) -> str:
+    """One readable sentence for one pydantic error."""
+    kind, loc = error["type"], tuple(error["loc"])
+    field = field_name(loc)
+    if kind == "missing":
+        return f"required key '{loc[-1]}' is missing"
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if kind == "union_tag_invalid":
+        return _unknown_destination(error)
+    if kind == "union_tag_not_found":
+        return f"required key 'type' is missing ({' or '.join(DESTINATION_TYPES)})"
+    if kind == "literal_error" and field == "version":
+        given = error["input"]
+        if isinstance(given, str):
+            return f"version must be the number 1, not the string '{given}'"
+        return f"unsupported manifest version {given!r}; the only version is 1"
+    if kind == "string_pattern_mismatch":
+        hint = _PATTERN_HINTS.get(field, "has an invalid form")
+        return f"{_shown(error['input'])} {hint}" if field in _SHOWN_VALUES else hint
+    if kind in ("string_too_short",):
+        return "must not be empty"
+    if kind in _TYPE_NAMES:
+        return f"expected {_TYPE_NAMES[kind]}, got {_yaml_type(error['input'])}"
+    message = error["msg"]
+    return message[:1].lower() + message[1:]
+
+
+def _shown(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else repr(value)
+
+
+def _yaml_type(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _unknown_destination(error: ErrorDetails) -> str:
+    context = error.get("ctx") or {}
+    tag = context.get("tag", "")
+    return f"unknown destination type '{tag}'; expected one of: {', '.join(DESTINATION_TYPES)}"
+
+
+def suggest_key(loc: tuple[str | int, ...]) -> str | None:
+    """The allowed key that an unknown key at `loc` most likely misspells."""
+    close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(loc[:-1]), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _unknown_key(loc: tuple[str | int, ...]) -> str:
+    message = f"unknown key '{loc[-1]}'"
+    suggestion = suggest_key(loc)
+    if suggestion:
+        return f"{message}; did you mean '{suggestion}'?"
+    allowed = _allowed_keys(loc[:-1])
+    if allowed:
+        return f"{message}; expected one of: {', '.join(allowed)}"
+    return message
+
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    model: type[BaseModel] | None = Manifest
+    for part in loc:
+        if isinstance(part, str) and part in _TAG_MODELS:
+            model = _TAG_MODELS[part]
+            continue
+        if isinstance(part, int):
+            continue
+        if model is None:
+            return []
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        model = annotation if is_model else None  # type: ignore[assignment]
+    return list(model.model_fields) if model else []
+
+
+def soft_limit_message(kind: str, count: int, limit: int) -> str:
+    return (
+        f"{count} {kind} exceed the platform's soft limit of {limit} per dataflow; "
+        "activation may be slow or refused"
+    )
