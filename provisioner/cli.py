@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from provisioner import __version__
+from provisioner.emulator.cli import emulator
 from provisioner.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USER_ERROR, ProvisionerError
 from provisioner.manifest import load_and_check, manifest_json_schema, resolve_secrets
 from provisioner.manifest.load import LoadResult
@@ -100,6 +101,9 @@ def schema() -> None:
 
 def schema_text() -> str:
     return json.dumps(manifest_json_schema(), indent=2) + "\n"
+
+
+cli.add_command(emulator)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,390 @@
+"""The emulator as a WSGI application: IMS, the API gateway's checks, the Flow Service.
+
+Served over HTTP by `server.py`, or used in-process through `httpx.WSGITransport`. Admin
+endpoints under `/emulator/` (faults, outside edits, request counts) are for tests and
+benchmarks; they are not part of the platform.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+from provisioner.emulator.errors import ApiError, GatewayError, bad_request
+from provisioner.emulator.faults import FaultRule, Faults, LostResponse
+from provisioner.emulator.query import (
+    Query,
+    count_matches,
+    decode_token,
+    parse_limit,
+    run_query,
+)
+from provisioner.emulator.resources import KINDS, Caller, Resources, masked
+from provisioner.emulator.specs import CONNECTION_SPECS, FLOW_SPECS
+from provisioner.emulator.store import Store
+from provisioner.platform.ids import FLOW_SERVICE_PATH, IMS_TOKEN_PATH
+
+DEFAULT_CLIENT_ID = "provisioner-emulator"
+DEFAULT_CLIENT_SECRET = "emulator-secret"  # a well-known value of the local emulator only
+DEFAULT_ORG = "EMULATOR0000000000000000@AdobeOrg"
+ADMIN_PATH = "/emulator"
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Response = tuple[int, dict[str, str], bytes]
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    412: "Precondition Failed",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+@dataclass
+class EmulatorConfig:
+    """How this emulator behaves where the platform's documentation disagrees, and more."""
+
+    clients: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {DEFAULT_CLIENT_ID: (DEFAULT_CLIENT_SECRET, DEFAULT_ORG)}
+    )  # client id -> (client secret, IMS org)
+    sandboxes: frozenset[str] | None = None  # None: any sandbox name exists
+    token_ttl: int = 86399  # seconds, as IMS answers
+    patch_status: Literal[200, 202] = 200  # 200 with {id, etag}, or 202 with no body
+    delete_status: Literal[202, 204] = 202
+    missing_sandbox: Literal["prod", "error"] = "prod"  # default to prod, or 400 (2105)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, Any]) -> Request:
+        headers = {
+            k[5:].replace("_", "-").lower(): str(v)
+            for k, v in environ.items()
+            if k.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        return cls(
+            environ["REQUEST_METHOD"].upper(), environ.get("PATH_INFO", ""), query, headers, body
+        )
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        if "json" not in self.headers.get("content-type", ""):
+            raise _ContentTypeError()
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise bad_request("1405", "The request body is not valid JSON") from None
+
+
+class _ContentTypeError(ApiError):
+    def __init__(self) -> None:
+        super().__init__(400, "0", "A valid content-type must be specified")
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        return {
+            "type": "/placeholder/type/uri",
+            "status": 400,
+            "title": "BadRequestError",
+            "detail": self.message,
+        }
+
+
+def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    body = b"" if payload is None else json.dumps(payload).encode()
+    merged = {"Content-Type": "application/json"} if payload is not None else {}
+    merged.update(headers or {})
+    return status, merged, body
+
+
+class EmulatorApp:
+    def __init__(
+        self,
+        store: Store | None = None,
+        config: EmulatorConfig | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        self.store = store or Store()
+        self.config = config or EmulatorConfig()
+        self.faults = faults or Faults()
+        self.resources = Resources(self.store)
+        self.requests: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+
+    # WSGI ----------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request.from_environ(environ)
+        status, headers, body = self.respond(request)
+        headers.setdefault("x-request-id", str(uuid.uuid4()))
+        headers["Content-Length"] = str(len(body))
+        start_response(f"{status} {_REASONS.get(status, 'Status')}", list(headers.items()))
+        return [body]
+
+    def respond(self, request: Request) -> Response:
+        if request.path.startswith(ADMIN_PATH + "/"):
+            return self._admin(request)
+        with self._count_lock:
+            self.requests[request.method] += 1
+            self.requests["total"] += 1
+        fault = self.faults.choose(request.method, request.path)
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000)
+        if fault == "drop":
+            raise LostResponse(request.path)
+        if fault is not None and fault.isdigit():
+            return self._fault_status(int(fault))
+        response = self._route(request)
+        if fault == "lose":
+            raise LostResponse(request.path)
+        return response
+
+    def _fault_status(self, status: int) -> Response:
+        if status == 429:
+            throttled = GatewayError(429, "429050", "Too many requests")
+            headers = {"Retry-After": str(self.faults.retry_after)}
+            return _json_response(429, throttled.body(""), headers)
+        unavailable = ApiError(status, "1500", "The service is temporarily unavailable")
+        return _json_response(status, unavailable.body(str(uuid.uuid4())))
+
+    def _route(self, request: Request) -> Response:
+        try:
+            if request.path == IMS_TOKEN_PATH:
+                return self._token(request)
+            if request.path.startswith(FLOW_SERVICE_PATH + "/"):
+                caller = self._gateway(request)
+                return self._flow_service(request, caller)
+            raise ApiError(404, "1101", f"No resource at {request.path}")
+        except ApiError as error:
+            return _json_response(error.status, error.body(str(uuid.uuid4())), error.headers)
+
+    # IMS -----------------------------------------------------------------------------
+
+    def _token(self, request: Request) -> Response:
+        if request.method != "POST":
+            raise ApiError(405, "0", "Use POST")
+        form = {k: v[-1] for k, v in parse_qs(request.body.decode()).items()}
+        if form.get("grant_type") != "client_credentials":
+            return _json_response(400, {"error": "unsupported_grant_type"})
+        client = self.config.clients.get(form.get("client_id", ""))
+        if client is None:
+            return _json_response(
+                400, {"error": "invalid_client", "error_description": "invalid client_id parameter"}
+            )
+        secret, org = client
+        if not hmac.compare_digest(form.get("client_secret", ""), secret):
+            return _json_response(
+                401,
+                {"error": "invalid_client", "error_description": "invalid client_secret parameter"},
+            )
+        token = self._sign(
+            {"c": form["client_id"], "o": org, "e": int(time.time()) + self.config.token_ttl}
+        )
+        return _json_response(
+            200,
+            {"access_token": token, "token_type": "bearer", "expires_in": self.config.token_ttl},
+        )
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        mac = hmac.new(self.store.signing_key, payload.encode(), hashlib.sha256).hexdigest()
+        return f"emu.{payload}.{mac[:40]}"
+
+    def _claims(self, token: str) -> dict[str, Any] | None:
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != "emu":
+            return None
+        mac = hmac.new(self.store.signing_key, parts[1].encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(mac[:40], parts[2]):
+            return None
+        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(parts[1] + "=="))
+        return claims if claims["e"] > time.time() else None
+
+    # gateway -------------------------------------------------------------------------
+
+    def _gateway(self, request: Request) -> Caller:
+        authorization = request.headers.get("authorization", "")
+        if not authorization:
+            raise GatewayError(403, "403010", "Oauth token is missing.")
+        scheme, _, token = authorization.partition(" ")
+        claims = self._claims(token) if scheme.lower() == "bearer" else None
+        if claims is None:
+            raise GatewayError(401, "401013", "Oauth token is not valid")
+        api_key = request.headers.get("x-api-key")
+        if not api_key:
+            raise GatewayError(403, "403000", "Api Key is required")
+        if api_key != claims["c"]:
+            raise GatewayError(403, "403003", "Api Key is invalid")
+        org = request.headers.get("x-gw-ims-org-id")
+        if not org:
+            raise GatewayError(400, "400003", "Missing header")
+        if org != claims["o"]:
+            raise GatewayError(403, "403025", "Profile is not valid")
+        return Caller(claims["c"], org, self._sandbox(request))
+
+    def _sandbox(self, request: Request) -> str:
+        sandbox = request.headers.get("x-sandbox-name")
+        if not sandbox:
+            if self.config.missing_sandbox == "error":
+                raise bad_request("2105", "The header x-sandbox-name is missing in the request")
+            sandbox = "prod"
+        if self.config.sandboxes is not None and sandbox not in self.config.sandboxes:
+            raise ApiError(404, "2100", f"The sandbox with the name '{sandbox}' could not be found")
+        return sandbox
+
+    # Flow Service --------------------------------------------------------------------
+
+    def _flow_service(self, request: Request, caller: Caller) -> Response:
+        parts = request.path[len(FLOW_SERVICE_PATH) + 1 :].strip("/").split("/")
+        kind, rest = parts[0], parts[1:]
+        if kind in ("connectionSpecs", "flowSpecs"):
+            return self._specs(request, kind, rest)
+        if kind not in KINDS or len(rest) > 2 or (len(rest) == 2 and rest[1] != "action"):
+            raise ApiError(404, "1101", f"No resource at {request.path}")
+        if len(rest) == 2:
+            return self._action(request, caller, rest[0])
+        if not rest:
+            return self._collection(request, caller, kind)
+        return self._item(request, caller, kind, rest[0])
+
+    def _specs(self, request: Request, kind: str, rest: list[str]) -> Response:
+        _only(request, "GET")
+        specs = CONNECTION_SPECS if kind == "connectionSpecs" else FLOW_SPECS
+        if rest:
+            if rest[0] not in specs:
+                raise ApiError(404, "1101", f"The requested {kind} resource {rest[0]} is not found")
+            return _json_response(200, {"items": [specs[rest[0]]]})
+        entries = [(0, spec) for spec in specs.values()]
+        return self._list(request, kind, entries)
+
+    def _collection(self, request: Request, caller: Caller, kind: str) -> Response:
+        if request.method == "POST":
+            created = self.resources.create(kind, caller, request.json())
+            return _json_response(201, {"id": created["id"], "etag": created["etag"]})
+        _only(request, "GET")
+        return self._list(request, kind, self.store.entries(kind, caller.sandbox))
+
+    def _list(self, request: Request, kind: str, entries: list[tuple[int, Any]]) -> Response:
+        filters = tuple(request.query.get("property", []))
+        if (request.param("count") or "").lower() == "true":
+            if request.param("limit") is not None:
+                raise bad_request("1401", "limit and count parameters cannot be given together")
+            return _json_response(200, {"count": count_matches(entries, filters)})
+        token = request.param("continuationToken")
+        if token:
+            query, after = decode_token(token)
+        else:
+            query = Query(
+                filters, request.param("orderby") or "", parse_limit(request.param("limit"))
+            )
+            after = None
+        page = run_query(entries, query, after)
+        links = (
+            {"next": {"href": f"/{kind}?continuationToken={page.next_token}"}}
+            if page.next_token
+            else {}
+        )
+        return _json_response(
+            200, {"items": [masked(kind, r) for r in page.items], "_links": links}
+        )
+
+    def _item(self, request: Request, caller: Caller, kind: str, resource_id: str) -> Response:
+        if request.method == "GET":
+            return _json_response(200, {"items": [self.resources.read(kind, caller, resource_id)]})
+        if request.method == "PATCH":
+            updated = self.resources.patch(
+                kind, caller, resource_id, request.json(), request.headers.get("if-match")
+            )
+            if self.config.patch_status == 202:
+                return _json_response(202, None)
+            return _json_response(200, {"id": updated["id"], "etag": updated["etag"]})
+        if request.method == "DELETE":
+            self.resources.delete(kind, caller, resource_id)
+            return _json_response(self.config.delete_status, None)
+        raise ApiError(405, "0", f"{request.method} is not allowed on {kind}/{{id}}")
+
+    def _action(self, request: Request, caller: Caller, flow_id: str) -> Response:
+        _only(request, "POST")
+        flow = self.resources.flow_action(
+            caller, flow_id, request.param("op") or "", request.headers.get("if-match")
+        )
+        return _json_response(200, {"id": flow["id"], "etag": flow["etag"]})
+
+    # admin ---------------------------------------------------------------------------
+
+    def _admin(self, request: Request) -> Response:
+        try:
+            return self._admin_route(request, request.path[len(ADMIN_PATH) + 1 :].split("/"))
+        except (ValueError, TypeError, KeyError) as error:
+            return _json_response(400, {"error": str(error)})
+        except ApiError as error:
+            return _json_response(error.status, error.body(""))
+
+    def _admin_route(self, request: Request, parts: list[str]) -> Response:
+        body = json.loads(request.body) if request.body else {}
+        route = (request.method, parts[0])
+        if route == ("GET", "health"):
+            return _json_response(200, {"status": "ok"})
+        if route == ("GET", "faults"):
+            return _json_response(200, self.faults.as_json())
+        if route == ("PUT", "faults"):
+            self.faults.update(body)
+            return _json_response(200, self.faults.as_json())
+        if route == ("POST", "rules"):
+            self.faults.add_rule(FaultRule(**body))
+            return _json_response(201, self.faults.as_json())
+        if route == ("GET", "stats"):
+            return _json_response(200, {"requests": dict(self.requests)})
+        if route == ("POST", "stats") and parts[1:] == ["reset"]:
+            with self._count_lock:
+                self.requests.clear()
+            return _json_response(200, {"requests": {}})
+        if route == ("POST", "edit") and len(parts) == 3:
+            sandbox = request.param("sandbox") or "prod"
+            if not isinstance(body, list):
+                raise ValueError("an edit is a JSON Patch array")
+            edited = self.resources.outside_edit(parts[1], sandbox, parts[2], body)
+            return _json_response(200, {"id": edited["id"], "etag": edited["etag"]})
+        return _json_response(404, {"error": f"no admin endpoint {request.method} {request.path}"})
+
+
+def _only(request: Request, method: str) -> None:
+    if request.method != method:
+        raise ApiError(405, "0", f"{request.method} is not allowed here")

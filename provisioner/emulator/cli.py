@@ -1,0 +1,145 @@
+"""`provisioner emulator serve`: the emulator over HTTP for tools, tests and benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from provisioner.emulator.app import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_ORG,
+    EmulatorApp,
+    EmulatorConfig,
+)
+from provisioner.emulator.faults import Faults
+from provisioner.emulator.server import make_server, server_url
+from provisioner.emulator.store import MEMORY, Store
+
+DEFAULT_DB = Path(".provisioner") / "emulator.db"
+
+
+@click.group()
+def emulator() -> None:
+    """The local Flow Service emulator (no AEP account needed)."""
+
+
+@emulator.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8085,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--db",
+    default=str(DEFAULT_DB),
+    show_default=True,
+    help=f"SQLite file holding the emulator's data, or {MEMORY} for none.",
+)
+@click.option(
+    "--sandboxes",
+    default="",
+    metavar="NAMES",
+    help="Comma-separated sandbox names that exist (default: any name exists).",
+)
+@click.option("--client-id", default=DEFAULT_CLIENT_ID, show_default=True)
+@click.option("--client-secret", default=DEFAULT_CLIENT_SECRET, show_default=True)
+@click.option("--org-id", default=DEFAULT_ORG, show_default=True)
+@click.option("--token-ttl", default=86399, show_default=True, help="Token lifetime, seconds.")
+@click.option(
+    "--patch-status",
+    type=click.Choice(["200", "202"]),
+    default="200",
+    show_default=True,
+    help="Answer PATCH with 200 {id, etag} or 202 and no body.",
+)
+@click.option(
+    "--delete-status",
+    type=click.Choice(["202", "204"]),
+    default="202",
+    show_default=True,
+    help="Answer DELETE with 202 or 204.",
+)
+@click.option(
+    "--missing-sandbox",
+    type=click.Choice(["prod", "error"]),
+    default="prod",
+    show_default=True,
+    help="Without x-sandbox-name: use prod, or answer 400.",
+)
+@click.option("--latency-ms", default=0.0, show_default=True, help="Delay every request.")
+@click.option("--rate-429", default=0.0, show_default=True, help="Share of requests answered 429.")
+@click.option("--retry-after", default=1, show_default=True, help="Retry-After of a 429, seconds.")
+@click.option("--rate-5xx", default=0.0, show_default=True, help="Share of requests answered 5xx.")
+@click.option(
+    "--status-5xx", default=503, show_default=True, type=click.Choice([500, 502, 503, 504])
+)
+@click.option(
+    "--lose-create-rate",
+    default=0.0,
+    show_default=True,
+    help="Share of creates committed whose response is then lost.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for the fault rates.")
+@click.option("--verbose", is_flag=True, help="Log every request.")
+def serve(
+    host: str,
+    port: int,
+    db: str,
+    sandboxes: str,
+    client_id: str,
+    client_secret: str,
+    org_id: str,
+    token_ttl: int,
+    patch_status: str,
+    delete_status: str,
+    missing_sandbox: str,
+    latency_ms: float,
+    rate_429: float,
+    retry_after: int,
+    rate_5xx: float,
+    status_5xx: int,
+    lose_create_rate: float,
+    seed: int | None,
+    verbose: bool,
+) -> None:
+    """Serve the Flow Service and IMS emulator over HTTP until interrupted.
+
+    Point the tool at it with AEP_PLATFORM_URL and AEP_IMS_URL set to the printed URL,
+    AEP_CLIENT_ID, AEP_CLIENT_SECRET and AEP_ORG_ID as printed. Admin endpoints for tests
+    live under /emulator/ (health, faults, rules, stats, edit).
+    """
+    config = EmulatorConfig(
+        clients={client_id: (client_secret, org_id)},
+        sandboxes=frozenset(s.strip() for s in sandboxes.split(",") if s.strip()) or None,
+        token_ttl=token_ttl,
+        patch_status=200 if patch_status == "200" else 202,
+        delete_status=202 if delete_status == "202" else 204,
+        missing_sandbox="error" if missing_sandbox == "error" else "prod",
+    )
+    faults = Faults(
+        latency_ms=latency_ms,
+        rate_429=rate_429,
+        retry_after=retry_after,
+        rate_5xx=rate_5xx,
+        status_5xx=status_5xx,
+        lose_create_rate=lose_create_rate,
+        seed=seed,
+    )
+    app = EmulatorApp(Store(db), config, faults)
+    server = make_server(app, host, port, verbose=verbose)
+    url = server_url(server)
+    click.echo(f"Flow Service emulator serving on {url} (data: {db}); Ctrl-C to stop")
+    click.echo(f"  AEP_PLATFORM_URL={url} AEP_IMS_URL={url} AEP_ORG_ID={org_id}")
+    click.echo(f"  AEP_CLIENT_ID={client_id} AEP_CLIENT_SECRET={client_secret}", nl=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()
+        app.store.close()

@@ -1,0 +1,90 @@
+"""Faults injected into the emulator for tests and benchmarks.
+
+Rates apply at random (seedable); rules apply to the next matching requests, exactly,
+so a test can say "lose the response of the next POST /flows" and know it happened.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+FaultAction = Literal["429", "500", "502", "503", "504", "lose", "drop"]
+ACTIONS: tuple[str, ...] = ("429", "500", "502", "503", "504", "lose", "drop")
+
+
+class LostResponse(Exception):
+    """Raised after a request was carried out: the server closes without replying."""
+
+
+@dataclass
+class FaultRule:
+    """Apply `action` to the next `times` requests whose method and path match.
+
+    `lose` carries the request out (a create is committed) and then drops the reply;
+    `drop` drops the connection before anything is done; a status answers with it.
+    """
+
+    action: FaultAction
+    method: str = "*"
+    path_contains: str = ""
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.method in ("*", method) and self.path_contains in path
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    rate_429: float = 0.0
+    retry_after: int = 1
+    rate_5xx: float = 0.0
+    status_5xx: int = 503
+    lose_create_rate: float = 0.0
+    seed: int | None = None
+    rules: list[FaultRule] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def choose(self, method: str, path: str) -> str | None:
+        """The fault for this request, if any: a rule first, then the random rates."""
+        with self._lock:
+            for rule in self.rules:
+                if rule.times > 0 and rule.matches(method, path):
+                    rule.times -= 1
+                    self.rules = [r for r in self.rules if r.times > 0]
+                    return rule.action
+            draw = self._random.random()
+            if draw < self.rate_429:
+                return "429"
+            if draw < self.rate_429 + self.rate_5xx:
+                return str(self.status_5xx)
+            if method == "POST" and self._random.random() < self.lose_create_rate:
+                return "lose"
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                if key == "rules":
+                    self.rules = [FaultRule(**rule) for rule in value]
+                elif key in self.__dataclass_fields__:
+                    setattr(self, key, value)
+                else:
+                    raise ValueError(f"unknown fault setting '{key}'")
+            if "seed" in changes:
+                self._random = random.Random(self.seed)
+
+    def add_rule(self, rule: FaultRule) -> None:
+        if rule.action not in ACTIONS:
+            raise ValueError(f"unknown fault action '{rule.action}'")
+        with self._lock:
+            self.rules.append(rule)

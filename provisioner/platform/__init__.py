@@ -1,0 +1,1 @@
+"""The platform: the Flow Service's ids and shapes, target selection, and the HTTP client."""

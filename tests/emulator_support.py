@@ -1,0 +1,147 @@
+"""Helpers for tests that talk to the emulator directly, as a raw HTTP client would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.platform.ids import (
+    DESTINATION_FLOW_SPEC_ID,
+    FLOW_SERVICE_PATH,
+    KINESIS_AUTH_SPEC,
+    KINESIS_SPEC_ID,
+    PROFILE_SPEC_ID,
+)
+
+
+def get_token(client: httpx.Client, secret: str = DEFAULT_CLIENT_SECRET) -> httpx.Response:
+    form = {
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": secret,
+        "grant_type": "client_credentials",
+        "scope": "openid,AdobeID",
+    }
+    return client.post("/ims/token/v3", data=form)
+
+
+class Api:
+    """An authenticated raw client of the emulator's Flow Service."""
+
+    def __init__(self, client: httpx.Client, sandbox: str = "prod") -> None:
+        self.client = client
+        token = get_token(client).json()["access_token"]
+        self.headers = {
+            "Authorization": f"Bearer {token}",
+            "x-api-key": DEFAULT_CLIENT_ID,
+            "x-gw-ims-org-id": DEFAULT_ORG,
+            "x-sandbox-name": sandbox,
+        }
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        url = path if path.startswith("/emulator/") else FLOW_SERVICE_PATH + path
+        merged = {**self.headers, **(headers or {})}
+        return self.client.request(method, url, headers=merged, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(
+        self, path: str, ops: list[dict[str, Any]], etag: str | None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"If-Match": etag} if etag is not None else {}
+        return self.request("PATCH", path, json=ops, headers=headers, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def one(self, path: str) -> dict[str, Any]:
+        response = self.get(path)
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        assert len(items) == 1
+        return items[0]
+
+    def created(self, path: str, body: dict[str, Any]) -> str:
+        response = self.post(path, json=body)
+        assert response.status_code == 201, response.text
+        assert set(response.json()) == {"id", "etag"}
+        return str(response.json()["id"])
+
+
+def kinesis_account(secret: str = "S3CRET", name: str = "kinesis account") -> dict[str, Any]:
+    return {
+        "name": name,
+        "connectionSpec": {"id": KINESIS_SPEC_ID, "version": "1.0"},
+        "auth": {
+            "specName": KINESIS_AUTH_SPEC,
+            "params": {"accessKeyId": "AKIA", "secretKey": secret, "region": "us-east-1"},
+        },
+    }
+
+
+def profile_base() -> dict[str, Any]:
+    return {"name": "profile", "connectionSpec": {"id": PROFILE_SPEC_ID, "version": "1.0"}}
+
+
+def profile_source(base_id: str) -> dict[str, Any]:
+    return {
+        "name": "profile source",
+        "baseConnectionId": base_id,
+        "connectionSpec": {"id": PROFILE_SPEC_ID, "version": "1.0"},
+        "data": {"format": "json"},
+        "params": {},
+    }
+
+
+def kinesis_target(base_id: str, stream: str = "orders") -> dict[str, Any]:
+    return {
+        "name": "kinesis target",
+        "baseConnectionId": base_id,
+        "connectionSpec": {"id": KINESIS_SPEC_ID, "version": "1.0"},
+        "data": {"format": "json"},
+        "params": {"stream": stream, "region": "us-east-1"},
+    }
+
+
+def flow_body(source_id: str, target_id: str, name: str = "flow") -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": "",
+        "flowSpec": {"id": DESTINATION_FLOW_SPEC_ID, "version": "1.0"},
+        "sourceConnectionIds": [source_id],
+        "targetConnectionIds": [target_id],
+        "transformations": [
+            {
+                "name": "GeneralTransform",
+                "params": {
+                    "profileSelectors": {"selectors": []},
+                    "segmentSelectors": {"selectors": []},
+                },
+            }
+        ],
+    }
+
+
+def segment(audience_id: str, name: str = "") -> dict[str, Any]:
+    return {
+        "type": "PLATFORM_SEGMENT",
+        "value": {"id": audience_id, "name": name, "description": ""},
+    }
+
+
+class Chain:
+    """A whole destination chain: profile base and source, account, target, flow."""
+
+    def __init__(self, api: Api, flow_name: str = "flow") -> None:
+        self.profile = api.created("/connections", profile_base())
+        self.source = api.created("/sourceConnections", profile_source(self.profile))
+        self.account = api.created("/connections", kinesis_account())
+        self.target = api.created("/targetConnections", kinesis_target(self.account))
+        self.flow = api.created("/flows", flow_body(self.source, self.target, flow_name))
