@@ -23,27 +23,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.emulator_support import Api, Chain, flow_body  # noqa: E402
+from tests.emulator_support import Api, Chain, flow_body, start_serve_process  # noqa: E402
 
 
 def start_server(db: Path) -> tuple[subprocess.Popen[str], str, float]:
     started = time.perf_counter()
-    command = [
-        sys.executable,
-        "-m",
-        "provisioner",
-        "emulator",
-        "serve",
-        "--port",
-        "0",
-        "--db",
-        str(db),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    url = process.stdout.readline().split("serving on ")[1].split()[0]
-    while httpx.get(f"{url}/emulator/health").status_code != 200:
-        time.sleep(0.01)
+    process, url = start_serve_process("--db", str(db))
     return process, url, time.perf_counter() - started
 
 

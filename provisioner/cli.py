@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -18,6 +19,7 @@ from provisioner.emulator.cli import emulator
 from provisioner.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USER_ERROR, ProvisionerError
 from provisioner.manifest import load_and_check, manifest_json_schema, resolve_secrets
 from provisioner.manifest.load import LoadResult
+from provisioner.platform.redact import REDACTOR, RedactingFilter
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -34,6 +36,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if debug:
+        _log_to_stderr()
+
+
+def _log_to_stderr() -> None:
+    """Debug logs on stderr, every line passed through the secret redactor first."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(REDACTOR))
+    logger = logging.getLogger("provisioner")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 @cli.command()

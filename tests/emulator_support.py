@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.emulator.resources import Caller, Resources
+from provisioner.emulator.store import Store
 from provisioner.platform.ids import (
     DESTINATION_FLOW_SPEC_ID,
     FLOW_SERVICE_PATH,
@@ -14,6 +21,7 @@ from provisioner.platform.ids import (
     KINESIS_SPEC_ID,
     PROFILE_SPEC_ID,
 )
+from provisioner.platform.target import Target
 
 
 def get_token(client: httpx.Client, secret: str = DEFAULT_CLIENT_SECRET) -> httpx.Response:
@@ -145,3 +153,55 @@ class Chain:
         self.account = api.created("/connections", kinesis_account())
         self.target = api.created("/targetConnections", kinesis_target(self.account))
         self.flow = api.created("/flows", flow_body(self.source, self.target, flow_name))
+
+
+def seed_destinations(
+    store: Store, count: int, sandbox: str = "prod", flows_per_account: int = 1
+) -> list[str]:
+    """`count` whole destination chains written straight to a store; returns the flow ids."""
+    resources = Resources(store)
+    caller = Caller(DEFAULT_CLIENT_ID, DEFAULT_ORG, sandbox)
+    profile = resources.create("connections", caller, profile_base())["id"]
+    source = resources.create("sourceConnections", caller, profile_source(profile))["id"]
+    flows, account = [], ""
+    for i in range(count):
+        if i % flows_per_account == 0:
+            account = resources.create(
+                "connections", caller, kinesis_account(name=f"account-{i:04d}")
+            )["id"]
+        target = resources.create(
+            "targetConnections", caller, kinesis_target(account, f"stream-{i:04d}")
+        )["id"]
+        body = flow_body(source, target, f"flow-{i:04d}")
+        body["transformations"][0]["params"]["segmentSelectors"]["selectors"] = [
+            segment(str(uuid.uuid5(uuid.NAMESPACE_URL, f"audience-{i}-{j}"))) for j in range(3)
+        ]
+        flows.append(resources.create("flows", caller, body)["id"])
+    return flows
+
+
+def platform_target(url: str, secret: str = DEFAULT_CLIENT_SECRET) -> Target:
+    """A platform target for an emulator served at `url` (it is its own IMS too)."""
+    return Target(
+        "platform",
+        url,
+        DEFAULT_ORG,
+        "prod",
+        ims_url=url,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=secret,
+    )
+
+
+def start_serve_process(
+    *options: str, cwd: Path | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """`provisioner emulator serve --port 0 OPTIONS` as a process; returns it and its URL
+    once it answers."""
+    command = [sys.executable, "-m", "provisioner", "emulator", "serve", "--port", "0", *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=cwd)
+    assert process.stdout is not None
+    url = process.stdout.readline().split("serving on ")[1].split()[0]
+    while httpx.get(f"{url}/emulator/health").status_code != 200:
+        time.sleep(0.01)
+    return process, url

@@ -10,32 +10,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.emulator_support import Api, Chain
+from tests.emulator_support import Api, Chain, start_serve_process
 
 
 @pytest.fixture
 def serve_process(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    command = [
-        sys.executable,
-        "-m",
-        "provisioner",
-        "emulator",
-        "serve",
-        "--port",
-        "0",
+    process, url = start_serve_process(
         "--db",
         str(tmp_path / "e.db"),
         "--patch-status",
         "202",
         "--delete-status",
         "204",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+        cwd=tmp_path,
+    )
     try:
         assert process.stdout is not None
-        banner = process.stdout.readline() + process.stdout.readline()
-        url = banner.split("serving on ")[1].split()[0]
-        yield url, banner
+        yield url, process.stdout.readline()
     finally:
         process.terminate()
         process.wait(timeout=10)
