@@ -1,24 +1,28 @@
-"""Reading the live platform: every streaming destination dataflow and what it stands on.
+"""Reading the live platform, and finding in it what the tool manages.
 
-Costs requests in proportion to N/100 for N dataflows, never N: one paged list of the
-dataflows, then batched lookups by id (100 ids per call, comma OR-lists) of their target
-connections, source connections and base connections, several batches at once.
+Costs requests in proportion to N/100 for N dataflows, never N: four paged list calls,
+filtered by connection spec on the server and run at once: the streaming destination
+dataflows, their target connections, the base connections (accounts and the profile's),
+and the profile source connections.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.ownership import read_marker
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import (
     DESTINATION_FLOW_SPEC_ID,
     EVENT_HUBS_SPEC_ID,
     KINESIS_SPEC_ID,
+    PROFILE_SPEC_ID,
 )
 
 Resource = dict[str, Any]
-STREAMING_SPECS = (KINESIS_SPEC_ID, EVENT_HUBS_SPEC_ID)
+STREAMING_SPECS = f"{KINESIS_SPEC_ID},{EVENT_HUBS_SPEC_ID}"
 
 
 @dataclass
@@ -32,28 +36,98 @@ class LiveState:
 
 
 def read_live(client: PlatformClient) -> LiveState:
-    flows = client.list_all(
-        "flows",
-        [
-            f"flowSpec.id=={DESTINATION_FLOW_SPEC_ID}",
-            "inheritedAttributes.targetConnections[].connectionSpec.id=="
-            + ",".join(STREAMING_SPECS),
-        ],
-        "read dataflows",
-    )
-    state = LiveState(flows={f["id"]: f for f in flows})
-    target_ids = {t for f in flows for t in f.get("targetConnectionIds", [])}
-    source_ids = {s for f in flows for s in f.get("sourceConnectionIds", [])}
-    state.targets = _by_id(client.get_by_ids("targetConnections", target_ids, "read targets"))
-    state.sources = _by_id(client.get_by_ids("sourceConnections", source_ids, "read sources"))
-    base_ids = {
-        r["baseConnectionId"]
-        for r in (*state.targets.values(), *state.sources.values())
-        if r.get("baseConnectionId")
+    queries = {
+        "flows": (
+            "flows",
+            [
+                f"flowSpec.id=={DESTINATION_FLOW_SPEC_ID}",
+                f"inheritedAttributes.targetConnections[].connectionSpec.id=={STREAMING_SPECS}",
+            ],
+        ),
+        "targets": ("targetConnections", [f"connectionSpec.id=={STREAMING_SPECS}"]),
+        "connections": ("connections", [f"connectionSpec.id=={STREAMING_SPECS},{PROFILE_SPEC_ID}"]),
+        "sources": ("sourceConnections", [f"connectionSpec.id=={PROFILE_SPEC_ID}"]),
     }
-    state.connections = _by_id(client.get_by_ids("connections", base_ids, "read accounts"))
+
+    def fetch(name: str) -> tuple[str, list[Resource]]:
+        kind, filters = queries[name]
+        return name, client.list_all(kind, filters, f"read {kind}")
+
+    with ThreadPoolExecutor(max_workers=min(client.concurrency, len(queries))) as pool:
+        found = dict(pool.map(fetch, queries))
+    return LiveState(**{name: {r["id"]: r for r in items} for name, items in found.items()})
+
+
+@dataclass
+class LiveFlow:
+    key: str  # the manifest name its target's marker records
+    flow: Resource
+    target: Resource
+    account: Resource | None
+    applied: str  # the digest recorded at the last apply ("" if none)
+
+
+@dataclass
+class ManagedState:
+    """What the tool owns on the platform, by the keys the manifests use."""
+
+    profile_base: Resource | None = None
+    profile_source: Resource | None = None
+    accounts: dict[str, Resource] = field(default_factory=dict)
+    flows: dict[str, LiveFlow] = field(default_factory=dict)
+    idle_targets: dict[str, Resource] = field(default_factory=dict)  # no dataflow uses them
+    foreign_flows: dict[str, Resource] = field(default_factory=dict)  # by name; not ours
+    duplicates: list[Resource] = field(default_factory=list)  # second copies of ours
+
+
+def managed_state(live: LiveState) -> ManagedState:
+    state = ManagedState()
+    for resource in _oldest_first(live.connections.values()):
+        fields = read_marker(resource) or {}
+        if "account" in fields:
+            _keep(state, state.accounts, fields["account"], resource)
+        elif "profile" in fields and state.profile_base is None:
+            state.profile_base = resource
+    state.profile_source = next(
+        (s for s in _oldest_first(live.sources.values()) if "profile" in (read_marker(s) or {})),
+        None,
+    )
+    targets_by_id = {t["id"]: t for t in live.targets.values() if read_marker(t)}
+    used_targets: set[str] = set()
+    for flow in _oldest_first(live.flows.values()):
+        target = next(
+            (targets_by_id[t] for t in flow.get("targetConnectionIds", []) if t in targets_by_id),
+            None,
+        )
+        if target is None:
+            state.foreign_flows.setdefault(flow.get("name", ""), flow)
+            continue
+        used_targets.add(target["id"])
+        fields = read_marker(target) or {}
+        live_flow = LiveFlow(
+            str(fields.get("dataflow") or flow.get("name", "")),
+            flow,
+            target,
+            live.connections.get(target.get("baseConnectionId", "")),
+            fields.get("applied", ""),
+        )
+        if live_flow.key in state.flows:
+            state.duplicates.append(flow)
+        else:
+            state.flows[live_flow.key] = live_flow
+    for target in targets_by_id.values():
+        key = (read_marker(target) or {}).get("dataflow", "")
+        if target["id"] not in used_targets and key:
+            state.idle_targets.setdefault(key, target)
     return state
 
 
-def _by_id(resources: list[Resource]) -> dict[str, Resource]:
-    return {r["id"]: r for r in resources}
+def _keep(state: ManagedState, into: dict[str, Resource], key: str, resource: Resource) -> None:
+    if key in into:
+        state.duplicates.append(resource)
+    else:
+        into[key] = resource
+
+
+def _oldest_first(resources: Any) -> list[Resource]:
+    return sorted(resources, key=lambda r: (r.get("createdAt", 0), r.get("id", "")))

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from provisioner.emulator import EmulatorApp
 from provisioner.emulator.server import EmulatorTransport, serving
+from provisioner.platform import client as client_module
+from provisioner.platform.client import RetryPolicy
 from tests.emulator_support import Api
+from tests.workspace import Workspace
 
 
 @pytest.fixture
@@ -36,3 +40,15 @@ def client(request: pytest.FixtureRequest, emulator: EmulatorApp) -> Iterator[ht
 @pytest.fixture
 def api(client: httpx.Client) -> Api:
     return Api(client)
+
+
+@pytest.fixture
+def workspace(
+    tmp_path: Path, emulator: EmulatorApp, served: str, monkeypatch: pytest.MonkeyPatch
+) -> Workspace:
+    """A user's folder, with the CLI pointed at the emulator served on loopback HTTP.
+    Retries back off in milliseconds here, so fault storms finish quickly."""
+    monkeypatch.setattr(
+        client_module, "DEFAULT_POLICY", RetryPolicy(attempts=8, base_delay=0.002, max_delay=0.02)
+    )
+    return Workspace(tmp_path, served, emulator)

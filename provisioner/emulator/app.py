@@ -147,6 +147,9 @@ class EmulatorApp:
         self.resources = Resources(self.store)
         self.requests: Counter[str] = Counter()
         self._count_lock = threading.Lock()
+        # Called with (number, method, path) for every platform request, before it is
+        # carried out: tests use it to stop a client at an exact point.
+        self.observers: list[Callable[[int, str, str], None]] = []
 
     # WSGI ----------------------------------------------------------------------------
 
@@ -164,6 +167,9 @@ class EmulatorApp:
         with self._count_lock:
             self.requests[request.method] += 1
             self.requests["total"] += 1
+            number = self.requests["total"]
+        for observe in self.observers:
+            observe(number, request.method, request.path)
         fault = self.faults.choose(request.method, request.path)
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)

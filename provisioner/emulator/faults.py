@@ -11,6 +11,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from provisioner.platform.ids import FLOW_SERVICE_PATH
+
 FaultAction = Literal["429", "500", "502", "503", "504", "lose", "drop"]
 ACTIONS: tuple[str, ...] = ("429", "500", "502", "503", "504", "lose", "drop")
 
@@ -23,17 +25,22 @@ class LostResponse(Exception):
 class FaultRule:
     """Apply `action` to the next `times` requests whose method and path match.
 
-    `lose` carries the request out (a create is committed) and then drops the reply;
-    `drop` drops the connection before anything is done; a status answers with it.
+    `path` is a Flow Service path such as `/flows` or `/connections/ID`: it matches that
+    path and every path below it (`/flows` matches `/flows/ID/action`, not `/flowSpecs`);
+    empty matches every request. `lose` carries the request out (a create is committed)
+    and then drops the reply; `drop` drops the connection before anything is done; a
+    status answers with it.
     """
 
     action: FaultAction
     method: str = "*"
-    path_contains: str = ""
+    path: str = ""
     times: int = 1
 
     def matches(self, method: str, path: str) -> bool:
-        return self.method in ("*", method) and self.path_contains in path
+        relative = path.removeprefix(FLOW_SERVICE_PATH)
+        below = not self.path or relative == self.path or relative.startswith(self.path + "/")
+        return self.method in ("*", method) and below
 
 
 @dataclass

@@ -59,6 +59,9 @@ class RetryPolicy:
         return max(backoff, retry_after or 0.0)
 
 
+DEFAULT_POLICY = RetryPolicy()
+
+
 @dataclass(frozen=True)
 class Created:
     id: str
@@ -89,7 +92,7 @@ class PlatformClient:
         redactor: Redactor | None = None,
     ) -> None:
         self.target = target
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or DEFAULT_POLICY
         self.concurrency = max(1, concurrency)
         self.redact = redactor or REDACTOR
         self.redact.add(*target.secrets)
@@ -328,6 +331,7 @@ class PlatformClient:
         """POST a new object. After an ambiguous failure, adopt it if it was made after all."""
         state = _Attempt(operation, "POST", f"/{kind}", time.monotonic())
         while True:
+            state.sent += 1  # each POST counts against the policy's attempts
             try:
                 response = self.call(
                     operation, "POST", f"/{kind}", body=body, ok=(200, 201), retry_5xx=False

@@ -1,0 +1,122 @@
+"""What every rendering says about a change, in words; the formats only dress it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from provisioner.plan import Change, Plan
+
+SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
+TYPE_WORDS = {
+    "flow": "dataflow",
+    "account": "account",
+    "target": "target connection",
+    "source": "profile source",
+}
+
+
+def heading(change: Change) -> str:
+    """`~ dataflow orders (id 1234)`."""
+    where = f" (id {change.id})" if change.id else ""
+    if change.type == "source":  # one per sandbox, shared by every dataflow
+        return f"{SYMBOLS[change.action]} profile source connection{where}"
+    return f"{SYMBOLS[change.action]} {TYPE_WORDS[change.type]} {change.name}{where}"
+
+
+def labels(change: Change) -> list[str]:
+    found = []
+    if change.drift:
+        found.append("drift: changed outside provisioner since the last apply")
+    if change.action == "replace":
+        found.append(f"replace: {change.reason}")
+    elif (change.destructive or change.action == "delete") and change.reason:
+        found.append(change.reason)
+    if change.sensitive:
+        found.append("credentials")
+    return found
+
+
+def detail_lines(change: Change) -> list[tuple[str, str]]:
+    """(symbol, text) for each field, audience and attribute line of a change."""
+    lines = [
+        ("~" if change.action != "create" else "+", _field_text(f.field, f.before, f.after))
+        for f in change.fields
+    ]
+    if change.enable is not None:
+        lines = [line for line in lines if not line[1].startswith("enabled")]
+        lines.append(("~", f"enabled: {_shown(not change.enable)} -> {_shown(change.enable)}"))
+    if change.type == "target" and change.action in ("create", "replace"):
+        lines += [("+", f"{k}: {_shown(v)}") for k, v in change.spec.get("params", {}).items()]
+    lines += _audience_lines(change) + _attribute_lines(change)
+    return lines
+
+
+def _field_text(name: str, before: Any, after: Any) -> str:
+    if before is None:
+        return f"{name}: {_shown(after)}"
+    return f"{name}: {_shown(before)} -> {_shown(after)}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str) and value.startswith("("):
+        return value
+    return json.dumps(value)
+
+
+def _audience_lines(change: Change) -> list[tuple[str, str]]:
+    if change.audiences is None:
+        return []
+
+    def named(audience_id: str) -> str:
+        name = change.audience_names.get(audience_id)
+        return f"audience {audience_id} {name}" if name else f"audience {audience_id}"
+
+    return (
+        [("+", named(i)) for i in change.audiences.add]
+        + [("-", named(i)) for i in change.audiences.remove]
+        + [("~", named(i)) for i in change.audiences.update]
+    )
+
+
+def _attribute_lines(change: Change) -> list[tuple[str, str]]:
+    if change.attributes is None:
+        return []
+    return [("+", f"attribute {p}") for p in change.attributes.add] + [
+        ("-", f"attribute {p}") for p in change.attributes.remove
+    ]
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    if not plan.changes:
+        return f"No changes. The platform matches the manifests ({s.unchanged} unchanged)."
+    return (
+        f"Plan: {s.create} to create, {s.update} to update, {s.replace} to replace, "
+        f"{s.delete} to delete; {s.unchanged} unchanged."
+    )
+
+
+def target_line(plan: Plan) -> str:
+    t = plan.target
+    where = f"embedded emulator {t.url}" if t.kind == "emulator" else t.url
+    return f"Target: {where} (org {t.org}, sandbox {t.sandbox})"
+
+
+def warnings(plan: Plan) -> list[str]:
+    found = []
+    destructive = plan.destructive
+    if destructive:
+        names = ", ".join(f"{TYPE_WORDS[c.type]} {c.name}" for c in destructive)
+        found.append(
+            f"Destructive: {len(destructive)} change(s) delete or replace dataflows, "
+            f"connections or audiences: {names}"
+        )
+    sensitive = plan.sensitive
+    if sensitive:
+        names = ", ".join(c.name for c in sensitive)
+        found.append(f"Credentials: {len(sensitive)} account(s) get new credentials: {names}")
+    drifted = [c.name for c in plan.changes if c.drift]
+    if drifted:
+        found.append(f"Drift: changed outside provisioner, to be put back: {', '.join(drifted)}")
+    return found

@@ -1,0 +1,317 @@
+"""End to end over loopback HTTP: saved plans, faults, kills, prune, destroy, import."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from provisioner.emulator import FaultRule
+from provisioner.platform.ids import SEGMENT_SELECTORS
+from tests.test_scenarios import converged, counts
+from tests.workspace import AUDIENCES, SECRETS, Workspace, event_hubs, kinesis
+
+A, B, C, D, E, F = AUDIENCES
+
+
+# saved plans -------------------------------------------------------------------------
+
+
+def test_a_saved_plan_applies_exactly(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A, B]))
+    assert ws.plan("--out", "plan.json").code == 0
+    saved = json.loads((ws.root / "plan.json").read_text())
+    assert saved["checksum"].startswith("sha256:")
+    assert oct((ws.root / "plan.json").stat().st_mode & 0o777) == "0o600"
+    ws.write("orders.yaml", kinesis("orders", [A, B, C]))  # the plan, not this, is applied
+    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.code == 0, result.err
+    ids = [
+        s["value"]["id"]
+        for s in ws.flow("orders")["transformations"][0]["params"]["segmentSelectors"]["selectors"]
+    ]
+    assert ids == [A, B]
+
+
+def test_a_stale_plan_is_refused_for_that_dataflow(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]) + "---\n" + kinesis("other", [A], stream="x"))
+    ws.apply()
+    ws.write(
+        "orders.yaml", kinesis("orders", [A, B]) + "---\n" + kinesis("other", [A, B], stream="x")
+    )
+    ws.plan("--out", "plan.json")
+    flow = ws.flow("orders")
+    ws.emulator.resources.outside_edit(
+        "flows",
+        "prod",
+        flow["id"],
+        [{"op": "replace", "path": "/description", "value": "changed meanwhile"}],
+    )
+    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.code == 1
+    assert "dataflow orders: refused: flow orders changed on the platform since the plan" in (
+        result.err
+    )
+    assert ws.flow("orders")["description"] == "changed meanwhile"  # nothing written
+    other = ws.flow("other")["transformations"][0]["params"]["segmentSelectors"]["selectors"]
+    assert len(other) == 2  # the other dataflow was applied
+
+
+def test_a_plan_whose_secret_changed_is_refused(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    ws.plan("--out", "plan.json")
+    ws.env["AWS_SECRET"] = "another-value"
+    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.code == 1
+    assert "a secret of account orders-account now resolves to another value" in result.err
+    assert ws.resources("connections") == [] or all(
+        c["name"] != "orders-account" for c in ws.resources("connections")
+    )
+
+
+def test_an_edited_plan_file_is_refused(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    ws.plan("--out", "plan.json")
+    path = ws.root / "plan.json"
+    path.write_text(path.read_text().replace('"orders"', '"hijacked"'))
+    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.code == 1
+    assert "was changed after it was saved" in result.err
+    assert ws.resources("flows") == []
+
+
+def test_a_plan_for_another_target_is_refused(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    ws.plan("--out", "plan.json")
+    result = ws.run("apply", "--plan", "plan.json", "--auto-approve", "--sandbox", "dev")
+    assert result.code == 1
+    assert "the plan was made for" in result.err and "sandbox prod" in result.err
+
+
+def test_412_during_apply_fails_that_dataflow_with_a_hint(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    ws.apply()
+    ws.write("orders.yaml", kinesis("orders", [A, B]))
+    flow_id = ws.flow("orders")["id"]
+    resources = ws.emulator.resources
+
+    def edit_first(number: int, method: str, path: str) -> None:
+        if method == "PATCH" and path.endswith(flow_id):
+            ws.emulator.observers.clear()
+            resources.outside_edit(
+                "flows",
+                "prod",
+                flow_id,
+                [{"op": "replace", "path": "/description", "value": "raced"}],
+            )
+
+    ws.emulator.observers.append(edit_first)
+    result = ws.apply()
+    assert result.code == 1
+    assert "answered 412" in result.err and "run plan again" in result.err
+    ws.apply()
+    converged(ws)
+
+
+# faults ------------------------------------------------------------------------------
+
+
+def test_a_storm_of_429_and_503_converges_without_duplicates(workspace: Workspace) -> None:
+    ws = workspace
+    ws.emulator.faults.update({"rate_429": 0.3, "rate_5xx": 0.1, "retry_after": 0, "seed": 11})
+    for i in range(4):
+        ws.write(f"f{i}.yaml", kinesis(f"flow-{i}", [A, B], ["a.b"], stream=f"s{i}"))
+    result = ws.apply()
+    assert result.code == 0, result.err
+    ws.emulator.faults.update({"rate_429": 0.0, "rate_5xx": 0.0})
+    assert counts(ws) == {
+        "connections": 5,
+        "sourceConnections": 1,
+        "targetConnections": 4,
+        "flows": 4,
+    }
+    converged(ws)
+
+
+@pytest.mark.parametrize(
+    "path", ["/connections", "/sourceConnections", "/targetConnections", "/flows"]
+)
+def test_a_lost_create_response_is_adopted(workspace: Workspace, path: str) -> None:
+    ws = workspace
+    ws.emulator.faults.add_rule(FaultRule("lose", "POST", path))
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    result = ws.apply()
+    assert result.code == 0, result.err
+    assert counts(ws) == {
+        "connections": 2,
+        "sourceConnections": 1,
+        "targetConnections": 1,
+        "flows": 1,
+    }
+    converged(ws)
+
+
+def test_one_failing_dataflow_does_not_stop_the_others(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("a.yaml", kinesis("a-flow", [A], stream="a"))
+    ws.write("b.yaml", kinesis("b-flow", [A], stream="b"))
+    # every try of the first dataflow's create fails (a-flow is applied first)
+    ws.emulator.faults.add_rule(FaultRule("500", "POST", "/flows", times=8))
+    result = ws.apply()
+    assert result.code == 1
+    assert "error: dataflow a-flow: create dataflow a-flow: POST" in result.err
+    assert "Apply finished: 4 applied, 1 failed." in result.out  # source, 2 accounts, b
+    assert [f["name"] for f in ws.resources("flows")] == ["b-flow"]
+    assert ws.apply().code == 0
+    converged(ws)
+    assert counts(ws)["targetConnections"] == 2
+
+
+# killed in the middle ----------------------------------------------------------------
+
+
+# An apply of one new dataflow sends 16 requests: a token, 4 lists, 5 creates (profile base
+# and source, account, target, flow), reads, the activation PATCH, the read-back, the record.
+@pytest.mark.parametrize("kill_at", [3, 6, 8, 10, 12, 14, 16])
+def test_a_killed_apply_converges_on_rerun(workspace: Workspace, kill_at: int) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A, B], ["a.b"]))
+    env = {**os.environ, **ws.env}
+    command = [sys.executable, "-m", "provisioner", "apply", "manifests", "--auto-approve"]
+    process = subprocess.Popen(
+        command, cwd=ws.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+    def kill(number: int, method: str, path: str) -> None:
+        if number == ws.emulator.requests["total"] and number == kill_at:
+            os.kill(process.pid, signal.SIGKILL)
+
+    ws.emulator.requests.clear()
+    ws.emulator.observers.append(kill)
+    process.wait(timeout=60)
+    ws.emulator.observers.clear()
+    assert process.returncode == -signal.SIGKILL  # it died at request `kill_at`, mid-apply
+    rerun = ws.apply()
+    assert rerun.code == 0, rerun.err
+    assert counts(ws) == {
+        "connections": 2,
+        "sourceConnections": 1,
+        "targetConnections": 1,
+        "flows": 1,
+    }
+    converged(ws)
+
+
+# prune and destroy -------------------------------------------------------------------
+
+
+def test_prune_deletes_only_what_the_tool_owns(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("a.yaml", kinesis("a-flow", [A], stream="a"))
+    ws.write("b.yaml", kinesis("b-flow", [A], stream="b"))
+    ws.apply()
+    foreign = ws.emulator.resources  # a dataflow made by someone else, by hand
+    from tests.emulator_support import Api  # noqa: F401  (documentation of the shape)
+
+    ws.remove("b.yaml")
+    plain = ws.plan()
+    assert "1 dataflow(s) managed by provisioner are in no given manifest (b-flow)" in plain.out
+    pruning = ws.plan("--prune", "--detailed-exitcode")
+    assert pruning.code == 2
+    for line in ("- dataflow b-flow", "- target connection b-flow", "- account b-flow-account"):
+        assert line in pruning.out
+    assert "Warning: Destructive" in pruning.out
+    assert ws.apply("--prune").code == 0
+    assert [f["name"] for f in ws.resources("flows")] == ["a-flow"]
+    assert counts(ws)["targetConnections"] == 1
+    assert ws.plan("--prune", "--detailed-exitcode").code == 0
+    del foreign
+
+
+def test_destroy_removes_flows_then_what_only_they_use(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("a.yaml", kinesis("a-flow", [A], stream="a", account="shared"))
+    ws.write("b.yaml", kinesis("b-flow", [A], stream="b", account="shared"))
+    ws.apply()
+    env_without_secrets = {k: v for k, v in ws.env.items() if k not in SECRETS}
+    ws.env = env_without_secrets  # destroy needs no secrets
+    first = ws.run("destroy", "manifests/a.yaml", "--auto-approve")
+    assert first.code == 0, first.err
+    assert "- dataflow a-flow" in first.out and "- account shared" not in first.out
+    assert [f["name"] for f in ws.resources("flows")] == ["b-flow"]
+    second = ws.run("destroy", "manifests", "--auto-approve")
+    assert second.code == 0, second.err
+    assert "- account shared" in second.out and "- profile source connection" in second.out
+    assert counts(ws) == {
+        "connections": 0,
+        "sourceConnections": 0,
+        "targetConnections": 0,
+        "flows": 0,
+    }
+    assert ws.run("destroy", "manifests", "--auto-approve").code == 0  # nothing left: fine
+
+
+# import ------------------------------------------------------------------------------
+
+
+def test_import_writes_a_manifest_whose_plan_only_adopts_credentials(
+    workspace: Workspace,
+) -> None:
+    from tests.emulator_support import Api, Chain, segment
+
+    ws = workspace
+    import httpx
+
+    with httpx.Client(base_url=ws.url) as client:
+        api = Api(client)
+        chain = Chain(api, "hand-made flow")
+        etag = api.one(f"/flows/{chain.flow}")["etag"]
+        api.patch(
+            f"/flows/{chain.flow}",
+            [
+                {"op": "add", "path": f"{SEGMENT_SELECTORS}/-", "value": segment(A, "Buyers")},
+                {
+                    "op": "add",
+                    "path": "/transformations/0/params/profileSelectors/selectors/-",
+                    "value": {"type": "JSON_PATH", "value": {"path": "person.lastName"}},
+                },
+            ],
+            etag,
+        )
+    ws.write("clash.yaml", kinesis("hand-made flow", [A]))
+    clash = ws.plan()
+    assert clash.code == 1 and "provisioner import --flow-id" in clash.err
+    ws.remove("clash.yaml")
+    result = ws.run("import", "--flow-id", chain.flow, "-o", "manifests/imported.yaml")
+    assert result.code == 0, result.err
+    text = (ws.root / "manifests" / "imported.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=")
+    assert "${env:KINESIS_ACCOUNT_SECRET_KEY}" in text and "Buyers" in text
+    assert ws.run("validate", "manifests").code == 0
+    ws.env.update({"KINESIS_ACCOUNT_ACCESS_KEY_ID": "AKIA", "KINESIS_ACCOUNT_SECRET_KEY": "S3"})
+    plan = ws.plan("--format", "json").json
+    assert [(c["action"], c["type"]) for c in plan["changes"]] == [("update", "account")]
+    assert [f["field"] for f in plan["changes"][0]["fields"]] == ["credentials"]
+    assert ws.apply().code == 0
+    converged(ws)
+    assert counts(ws)["flows"] == 1
+
+
+def test_import_by_name_to_stdout(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", event_hubs("orders", [A]))
+    ws.apply()
+    result = ws.run("import", "--name", "orders")
+    assert result.code == 0
+    assert "type: azure-event-hubs" in result.out and "eventHub: orders" in result.out
+    assert ws.run("import", "--name", "missing").code == 1
