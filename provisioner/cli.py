@@ -68,14 +68,28 @@ def cli(ctx: click.Context, debug: bool) -> None:
         _log_to_stderr()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record is emitted."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def _log_to_stderr() -> None:
     """Debug logs on stderr, every line passed through the secret redactor first."""
-    handler = logging.StreamHandler(sys.stderr)
+    logger = logging.getLogger("provisioner")
+    logger.setLevel(logging.DEBUG)
+    if any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        return
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(REDACTOR))
-    logger = logging.getLogger("provisioner")
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
 
 
 @cli.command()
