@@ -9,8 +9,10 @@ connection, which is how a later plan tells drift from a manifest change.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -26,15 +28,17 @@ from provisioner.desired import (
 )
 from provisioner.diff import diff_flow, digest_of
 from provisioner.errors import ProvisionerError
-from provisioner.live import ManagedState
+from provisioner.live import LiveFlow, ManagedState
 from provisioner.manifest.secrets import SecretRef
 from provisioner.ownership import PROFILE_BASE_NAME, PROFILE_SOURCE_NAME, marker, read_marker
 from provisioner.plan import Change, Plan
 from provisioner.platform.client import PlatformClient
+from provisioner.platform.failures import AmbiguousWriteError
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, PROFILE_SPEC_ID, SPEC_VERSION
 
 Resource = dict[str, Any]
 VERIFY_TRIES = 4
+log = logging.getLogger("provisioner.apply")
 
 
 class VerificationError(ProvisionerError):
@@ -104,7 +108,7 @@ class Applier:
         self.managed = managed
         self.progress = progress
         self.refused = dict(refused or {})  # unit -> why it must not be touched
-        self.accounts = {k: a["id"] for k, a in managed.accounts.items()}
+        self.accounts: dict[str, str] = {k: str(a["id"]) for k, a in managed.accounts.items()}
         self.failed_accounts: dict[str, str] = {}
         self.source_id = (managed.profile_source or {}).get("id", "")
         self.report = ApplyReport()
@@ -143,11 +147,11 @@ class Applier:
         return self.report
 
     def _unit(self, unit: str, work: Callable[[], list[str]]) -> None:
+        if any(r.unit == unit and not r.ok for r in self.report.results):
+            return  # an earlier step of this unit failed; its failure is reported once
         if unit in self.refused:
             self._record(Result(unit, False, self.refused[unit]))
             return
-        if any(r.unit == unit and not r.ok for r in self.report.results):
-            return  # an earlier step of this dataflow failed; its failure is reported once
         try:
             actions = work()
         except ProvisionerError as error:
@@ -295,7 +299,7 @@ class Applier:
         if flow_change is not None and desired is not None:
             flow_id = self._converge_dataflow(flow_change, desired, target_id, done)
         else:
-            flow_id = self.managed.flows[name].flow["id"]
+            flow_id = self._existing(name).flow["id"]
         self._verify_and_record(name, flow_id, target_id, desired, target_change)
         return done
 
@@ -304,28 +308,30 @@ class Applier:
     ) -> str:
         if change is None:
             existing = self.managed.flows.get(name)
-            target = existing.target if existing else self.managed.idle_targets[name]
+            target = existing.target if existing else self.managed.idle_targets.get(name)
+            if target is None:
+                raise ProvisionerError(
+                    f"the target connection of {name} is gone from the "
+                    "platform since the plan; run plan again"
+                )
             return str(target["id"])
         if change.action == "update":
-            self.client.patch(
-                "targetConnections",
-                change.id or "",
-                change.patch,
-                change.etag or "",
-                f"update the target connection of {name}",
-            )
+            with _settled_by_read_back():
+                self.client.patch(
+                    "targetConnections",
+                    change.id or "",
+                    change.patch,
+                    change.etag or "",
+                    f"update the target connection of {name}",
+                )
             done.append("updated the target connection")
             return change.id or ""
         account_key = change.spec["account"]
-        if account_key in self.failed_accounts:
-            raise ProvisionerError(
-                f"its account {account_key} failed: {self.failed_accounts[account_key]}"
-            )
         spec_id = SPEC_IDS[change.spec["type"]]
         body = {
             "name": name,
             "description": marker(dataflow=name),
-            "baseConnectionId": self.accounts[account_key],
+            "baseConnectionId": self._account_id(account_key),
             "connectionSpec": _spec(spec_id),
             "data": {"format": "json"},
             "params": change.spec["params"],
@@ -356,22 +362,41 @@ class Applier:
         if change.action == "update":
             flow_id = change.id or ""
             if change.patch:
-                self.client.patch(
-                    "flows",
-                    flow_id,
-                    change.patch,
-                    change.etag or "",
-                    f"update dataflow {change.name}",
-                )
+                with _settled_by_read_back():
+                    self.client.patch(
+                        "flows",
+                        flow_id,
+                        change.patch,
+                        change.etag or "",
+                        f"update dataflow {change.name}",
+                    )
                 done.append(f"patched ({len(change.patch)} operations)")
         else:
             flow_id = self._create_flow(desired, target_id, done)
         live = self._read_flow(flow_id)
         if live.get("state", "enabled") != ("enabled" if desired.enabled else "disabled"):
             action = "enable" if desired.enabled else "disable"
-            self.client.flow_action(flow_id, action, f"{action} dataflow {desired.name}")
+            with _settled_by_read_back():
+                self.client.flow_action(flow_id, action, f"{action} dataflow {desired.name}")
             done.append(f"{action}d")
         return flow_id
+
+    def _existing(self, name: str) -> LiveFlow:
+        live = self.managed.flows.get(name)
+        if live is None:
+            raise ProvisionerError(
+                f"dataflow {name} is gone from the platform since the plan; run plan again"
+            )
+        return live
+
+    def _account_id(self, key: str) -> str:
+        if key in self.failed_accounts:
+            raise ProvisionerError(f"its account {key} failed: {self.failed_accounts[key]}")
+        if key not in self.accounts:
+            raise ProvisionerError(
+                f"account {key} is gone from the platform since the plan; run plan again"
+            )
+        return self.accounts[key]
 
     def _create_flow(self, desired: DesiredFlow, target_id: str, done: list[str]) -> str:
         if not self.source_id:
@@ -499,6 +524,16 @@ class Applier:
         self, kind: str, body: Resource, operation: str, find: Callable[[], Resource | None]
     ) -> str:
         return self.client.create(kind, body, operation, find).id
+
+
+@contextmanager
+def _settled_by_read_back() -> Iterator[None]:
+    """A write whose reply was lost may have happened: the read-back after it decides,
+    and fails the dataflow if it did not."""
+    try:
+        yield
+    except AmbiguousWriteError as error:
+        log.warning("%s; checking by reading it back", error)
 
 
 def _mismatches(

@@ -234,12 +234,7 @@ def _new_target(work: _Planning, flow: DesiredFlow) -> Change | None:
     )
     if not reusable or idle is None:
         return Change(action="create", type="target", name=flow.name, source=flow.source, spec=spec)
-    params = idle.get("params") or {}
-    fields = [
-        FieldChange(field=f"params.{k}", before=params.get(k), after=v)
-        for k, v in flow.target_params.items()
-        if params.get(k) != v
-    ]
+    fields = _param_fields(idle, flow.target_params)
     if not fields:
         return None
     return Change(
@@ -296,12 +291,7 @@ def _plan_replaced_flow(work: _Planning, live: LiveFlow, flow: DesiredFlow, reas
 
 
 def _plan_target_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> None:
-    params = live.target.get("params") or {}
-    fields = [
-        FieldChange(field=f"params.{k}", before=params.get(k), after=v)
-        for k, v in flow.target_params.items()
-        if params.get(k) != v
-    ]
+    fields = _param_fields(live.target, flow.target_params)
     if not fields:
         work.unchanged += 1
         return
@@ -392,6 +382,15 @@ def _account_key(managed: ManagedState, target: Resource) -> str:
         if account["id"] == target.get("baseConnectionId"):
             return key
     return ""
+
+
+def _param_fields(target: Resource, wanted: dict[str, str]) -> list[FieldChange]:
+    params = target.get("params") or {}
+    return [
+        FieldChange(field=f"params.{k}", before=params.get(k), after=v)
+        for k, v in wanted.items()
+        if params.get(k) != v
+    ]
 
 
 def _seen(live: Resource) -> dict[str, Any]:

@@ -161,6 +161,25 @@ def test_a_lost_create_response_is_adopted(workspace: Workspace, path: str) -> N
     converged(ws)
 
 
+@pytest.mark.parametrize(
+    ("method", "path"), [("PATCH", "/flows"), ("POST", "/flows"), ("PATCH", "/targetConnections")]
+)
+def test_a_lost_reply_to_a_change_is_settled_by_reading_back(
+    workspace: Workspace, method: str, path: str
+) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A], enabled=True))
+    ws.apply()
+    ws.write("orders.yaml", kinesis("orders", [A, B], enabled=False, stream="v2"))
+    ws.emulator.faults.add_rule(FaultRule("lose", method, path))
+    result = ws.apply()
+    assert result.code == 0, result.err
+    assert ws.emulator.faults.rules == []  # the reply was lost
+    flow = ws.flow("orders")
+    assert flow["state"] == "disabled"
+    converged(ws)
+
+
 def test_one_failing_dataflow_does_not_stop_the_others(workspace: Workspace) -> None:
     ws = workspace
     ws.write("a.yaml", kinesis("a-flow", [A], stream="a"))

@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
@@ -41,24 +42,6 @@ ADMIN_PATH = "/emulator"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Response = tuple[int, dict[str, str], bytes]
-_REASONS = {
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    412: "Precondition Failed",
-    422: "Unprocessable Entity",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 @dataclass
@@ -158,7 +141,7 @@ class EmulatorApp:
         status, headers, body = self.respond(request)
         headers.setdefault("x-request-id", str(uuid.uuid4()))
         headers["Content-Length"] = str(len(body))
-        start_response(f"{status} {_REASONS.get(status, 'Status')}", list(headers.items()))
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
 
     def respond(self, request: Request) -> Response:

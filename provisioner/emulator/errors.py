@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
-
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Resource not found",
-    412: "Precondition Failed",
-    422: "Unprocessable Entity",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 class ApiError(Exception):
@@ -47,7 +34,7 @@ class ApiError(Exception):
             report["type"] = self.kind
         return {
             "type": f"https://ns.adobe.com/aep/errors/FLOW-{self.code}-{self.status}",
-            "title": _TITLES.get(self.status, "Error"),
+            "title": "Resource not found" if self.status == 404 else HTTPStatus(self.status).phrase,
             "status": self.status,
             "report": report,
             "errorMessage": self.message,
