@@ -199,3 +199,17 @@ def test_no_color_is_honoured(workspace: Workspace) -> None:
     workspace.write("a.yaml", kinesis("orders", [A]))
     workspace.env["NO_COLOR"] = "1"
     assert "\033[" not in workspace.plan().out
+
+
+def test_markdown_escapes_names_in_html_and_tables() -> None:
+    plan = big_plan(1)
+    plan.changes[0].name = "a<b>|c"
+    plan.changes[0].attributes = None
+    plan.changes[0].fields = []
+    plan.changes[0].spec = {}
+    from provisioner.plan import AttributeChanges
+
+    plan.changes[0].attributes = AttributeChanges(add=["x.y"])
+    text = render_markdown(plan)
+    assert "<code>+ dataflow a&lt;b&gt;|c</code>" in text
+    assert "| `a<b>\\|c` |" in text

@@ -8,10 +8,12 @@ import signal
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from provisioner.emulator import FaultRule
 from provisioner.platform.ids import SEGMENT_SELECTORS
+from tests.emulator_support import Api, Chain
 from tests.test_scenarios import converged, counts
 from tests.workspace import AUDIENCES, SECRETS, Workspace, event_hubs, kinesis
 
@@ -239,9 +241,8 @@ def test_prune_deletes_only_what_the_tool_owns(workspace: Workspace) -> None:
     ws.write("a.yaml", kinesis("a-flow", [A], stream="a"))
     ws.write("b.yaml", kinesis("b-flow", [A], stream="b"))
     ws.apply()
-    foreign = ws.emulator.resources  # a dataflow made by someone else, by hand
-    from tests.emulator_support import Api  # noqa: F401  (documentation of the shape)
-
+    with httpx.Client(base_url=ws.url) as client:  # a dataflow someone made by hand
+        foreign = Chain(Api(client), "made by hand").flow
     ws.remove("b.yaml")
     plain = ws.plan()
     assert "1 dataflow(s) managed by provisioner are in no given manifest (b-flow)" in plain.out
@@ -250,11 +251,11 @@ def test_prune_deletes_only_what_the_tool_owns(workspace: Workspace) -> None:
     for line in ("- dataflow b-flow", "- target connection b-flow", "- account b-flow-account"):
         assert line in pruning.out
     assert "Warning: Destructive" in pruning.out
+    assert "made by hand" not in pruning.out
     assert ws.apply("--prune").code == 0
-    assert [f["name"] for f in ws.resources("flows")] == ["a-flow"]
-    assert counts(ws)["targetConnections"] == 1
+    assert sorted(f["name"] for f in ws.resources("flows")) == ["a-flow", "made by hand"]
+    assert next(f for f in ws.resources("flows") if f["id"] == foreign)
     assert ws.plan("--prune", "--detailed-exitcode").code == 0
-    del foreign
 
 
 def test_destroy_removes_flows_then_what_only_they_use(workspace: Workspace) -> None:
@@ -334,3 +335,41 @@ def test_import_by_name_to_stdout(workspace: Workspace) -> None:
     assert result.code == 0
     assert "type: azure-event-hubs" in result.out and "eventHub: orders" in result.out
     assert ws.run("import", "--name", "missing").code == 1
+
+
+# the confirmation prompt, on a real terminal -----------------------------------------
+
+
+def run_on_terminal(ws: Workspace, answer: str) -> tuple[int, str]:
+    """`provisioner apply manifests` with a pseudo-terminal as its standard input."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    env = {**os.environ, **ws.env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "provisioner", "apply", "manifests"],
+        cwd=ws.root,
+        env=env,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    os.close(terminal)
+    os.write(controller, answer.encode() + b"\n")  # the terminal holds it until asked
+    output, _ = process.communicate(timeout=60)
+    os.close(controller)
+    return process.returncode, output
+
+
+def test_apply_asks_on_a_terminal_and_only_yes_applies(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    code, output = run_on_terminal(ws, "no")
+    assert code == 1 and "apply cancelled; nothing was changed" in output
+    assert "Only 'yes' will be accepted" in output
+    assert ws.resources("flows") == []
+    code, output = run_on_terminal(ws, "yes")
+    assert code == 0, output
+    assert "Apply finished: 3 applied, 0 failed." in output
+    converged(ws)

@@ -7,6 +7,8 @@ is 65,536) by dropping details first and never the summary.
 
 from __future__ import annotations
 
+import html
+
 from provisioner.plan import Change, Plan
 from provisioner.render.lines import (
     SYMBOLS,
@@ -88,9 +90,13 @@ def _row(change: Change) -> str:
     notes = "; ".join(labels(change)).replace("|", "\\|")
     action = f"`{SYMBOLS[change.action]}` {_ACTION_WORDS[change.action]}"
     return (
-        f"| {action} | {TYPE_WORDS[change.type]} | `{change.name}` | {audiences} | "
+        f"| {action} | {TYPE_WORDS[change.type]} | `{_cell(change.name)}` | {audiences} | "
         f"{attributes} | {notes} |"
     )
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def _counts(*pairs: tuple[str, int]) -> str:
@@ -98,7 +104,8 @@ def _counts(*pairs: tuple[str, int]) -> str:
 
 
 def _details(change: Change) -> str:
-    lines = [f"<details><summary><code>{heading(change)}</code></summary>", "", "```diff"]
+    summary = html.escape(heading(change))  # raw HTML: a '<' in a name must stay text
+    lines = [f"<details><summary><code>{summary}</code></summary>", "", "```diff"]
     for symbol, text in detail_lines(change):
         diff_symbol = {"+": "+", "-": "-"}.get(symbol, "!")
         lines.append(f"{diff_symbol} {text}")
