@@ -266,7 +266,7 @@ def plan(
     """
     manifests = _load(paths, secrets=True)
     target = _target(sandbox, platform_url, use_emulator)
-    _progress(f"Reading {target.describe()[len('Target: ') :]} ...")
+    _progress(f"Reading {target.where} ...")
     with connect(target, concurrency=concurrency) as client:
         the_plan, _ = plan_for(client, manifests, target, prune)
     click.echo(_render(the_plan, output_format), nl=False)
@@ -314,7 +314,7 @@ def apply(
     manifests = _load(paths, secrets=True) if paths else []
     target = _target(sandbox, platform_url, use_emulator)
     with connect(target, concurrency=concurrency) as client:
-        _progress(f"Reading {target.describe()[len('Target: ') :]} ...")
+        _progress(f"Reading {target.where} ...")
         if plan_file is not None:
             the_plan, managed, refused = _saved_plan(plan_file, client, target)
         else:

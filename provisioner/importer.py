@@ -27,7 +27,7 @@ Resource = dict[str, Any]
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../../schemas/manifest.schema.json"
 
 
-class ImportError_(ProvisionerError):
+class ImportRefused(ProvisionerError):
     """The dataflow cannot be imported."""
 
 
@@ -35,7 +35,7 @@ def find_flow(client: PlatformClient, flow_id: str | None, name: str | None) -> 
     if flow_id:
         flow = client.get("flows", flow_id, "read the dataflow")
         if flow is None:
-            raise ImportError_(f"no dataflow with id {flow_id} in this sandbox")
+            raise ImportRefused(f"no dataflow with id {flow_id} in this sandbox")
         return flow
     found = [
         f
@@ -43,10 +43,10 @@ def find_flow(client: PlatformClient, flow_id: str | None, name: str | None) -> 
         if f.get("name") == name
     ]
     if not found:
-        raise ImportError_(f"no dataflow named '{name}' in this sandbox")
+        raise ImportRefused(f"no dataflow named '{name}' in this sandbox")
     if len(found) > 1:
         ids = ", ".join(f["id"] for f in found)
-        raise ImportError_(f"{len(found)} dataflows are named '{name}' ({ids}); use --flow-id")
+        raise ImportRefused(f"{len(found)} dataflows are named '{name}' ({ids}); use --flow-id")
     return found[0]
 
 
@@ -55,7 +55,7 @@ def import_flow(client: PlatformClient, flow: Resource) -> tuple[str, list[str]]
     target = _one(client, "targetConnections", flow.get("targetConnectionIds", []), "target")
     kind = TYPES_BY_SPEC.get(target["connectionSpec"]["id"])
     if kind is None:
-        raise ImportError_("only Amazon Kinesis and Azure Event Hubs dataflows can be imported")
+        raise ImportRefused("only Amazon Kinesis and Azure Event Hubs dataflows can be imported")
     account = _one(client, "connections", [target.get("baseConnectionId")], "account")
     account_key = (read_marker(account) or {}).get("account") or account["name"]
     text = render_manifest(flow, target, account, kind, account_key)
@@ -65,10 +65,10 @@ def import_flow(client: PlatformClient, flow: Resource) -> tuple[str, list[str]]
 
 def _one(client: PlatformClient, kind: str, ids: list[Any], what: str) -> Resource:
     if not ids or not ids[0]:
-        raise ImportError_(f"the dataflow has no {what}")
+        raise ImportRefused(f"the dataflow has no {what}")
     found = client.get(kind, str(ids[0]), f"read the dataflow's {what}")
     if found is None:
-        raise ImportError_(f"the dataflow's {what} {ids[0]} does not exist")
+        raise ImportRefused(f"the dataflow's {what} {ids[0]} does not exist")
     return found
 
 

@@ -49,7 +49,7 @@ def make_plan(
         _plan_account(work, desired.accounts[key])
     for name in sorted(desired.flows):
         _plan_flow(work, desired.flows[name])
-    notes = _plan_leftovers(work, prune)
+    notes = _plan_leftovers(work, prune) + _duplicate_notes(managed)
     order = {"source": 0, "account": 1, "target": 2, "flow": 3}
     creates = [c for c in work.changes if c.action != "delete"]
     deletes = [c for c in work.changes if c.action == "delete"]
@@ -375,6 +375,16 @@ def _plan_leftovers(work: _Planning, prune: bool) -> list[str]:
         if key not in still_used:
             work.changes.append(delete_change("account", key, account))
     return []
+
+
+def _duplicate_notes(managed: ManagedState) -> list[str]:
+    if not managed.duplicates:
+        return []
+    ids = ", ".join(r["id"] for r in managed.duplicates)
+    return [
+        f"{len(managed.duplicates)} more object(s) carry the marker of one that is already "
+        f"managed and are left alone: {ids}"
+    ]
 
 
 def _account_key(managed: ManagedState, target: Resource) -> str:

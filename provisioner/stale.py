@@ -9,6 +9,7 @@ value; the rest of the plan still applies.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def _secret_moved(change: Change, plan: Plan, environ: Mapping[str, str] | None)
         return f"a secret of account {change.name} cannot be resolved: {error}"
     for ref in account.credentials.values():
         REDACTOR.add(ref.reveal())
-    key = (environ if environ is not None else _environ()).get(FINGERPRINT_KEY_VARIABLE)
+    key = (environ if environ is not None else os.environ).get(FINGERPRINT_KEY_VARIABLE)
     now = fingerprint(account, plan.target.org, plan.target.sandbox, key)
     if now != change.spec.get("fingerprint"):
         return (
@@ -118,9 +119,3 @@ def _secret_moved(change: Change, plan: Plan, environ: Mapping[str, str] | None)
             "the plan was made"
         )
     return ""
-
-
-def _environ() -> Mapping[str, str]:
-    import os
-
-    return os.environ

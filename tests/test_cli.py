@@ -31,7 +31,18 @@ def test_module_entry_point_validates_examples() -> None:
 
 
 def test_every_command_has_help() -> None:
-    for command in ([], ["validate"], ["schema"]):
+    commands: tuple[list[str], ...] = (
+        [],
+        ["validate"],
+        ["schema"],
+        ["plan"],
+        ["apply"],
+        ["destroy"],
+        ["import"],
+        ["emulator"],
+        ["emulator", "serve"],
+    )
+    for command in commands:
         result = run(*command, "--help")
         assert result.returncode == 0
         assert "Usage:" in result.stdout

@@ -31,10 +31,15 @@ class Target:
     client_secret: str = field(default="", repr=False)
     access_token: str = field(default="", repr=False)
 
+    @property
+    def where(self) -> str:
+        """`https://platform.adobe.io (org …, sandbox …)`, or the emulator's file."""
+        place = f"embedded emulator {self.url}" if self.kind == "emulator" else self.url
+        return f"{place} (org {self.org}, sandbox {self.sandbox})"
+
     def describe(self) -> str:
         """The line that opens every plan, apply and destroy."""
-        where = f"embedded emulator {self.url}" if self.kind == "emulator" else self.url
-        return f"Target: {where} (org {self.org}, sandbox {self.sandbox})"
+        return f"Target: {self.where}"
 
     def as_json(self) -> dict[str, str]:
         return {"kind": self.kind, "url": self.url, "org": self.org, "sandbox": self.sandbox}
