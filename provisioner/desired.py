@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from provisioner.manifest import KinesisDestination, LoadedManifest
 from provisioner.manifest.secrets import SecretRef
@@ -142,6 +143,38 @@ def fingerprint(account: DesiredAccount, org: str, sandbox: str, key: str | None
     material.update(account.place)
     message = json.dumps(material, sort_keys=True).encode()
     return hmac.new(secret_key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def flow_from_spec(name: str, spec: dict[str, Any], source: str = "") -> DesiredFlow:
+    """A dataflow as a plan recorded it (a saved plan carries no manifest)."""
+    audiences = {
+        a["id"]: DesiredAudience(a["id"], a.get("name"), a.get("description"))
+        for a in spec["audiences"]
+    }
+    return DesiredFlow(
+        name,
+        spec["description"],
+        spec["enabled"],
+        spec["type"],
+        spec["account"],
+        dict(spec["target_params"]),
+        audiences,
+        list(spec["attributes"]),
+        source,
+    )
+
+
+def account_from_spec(key: str, spec: dict[str, Any]) -> DesiredAccount:
+    """An account as a plan recorded it: secrets as references, to be resolved again."""
+    credentials = {k: SecretRef.parse(ref) for k, ref in spec["credentials"].items()}
+    return DesiredAccount(
+        key,
+        spec["type"],
+        dict(spec["place"]),
+        credentials,
+        spec["base_dir"],
+        spec.get("fingerprint"),
+    )
 
 
 def auth_params(account: DesiredAccount) -> dict[str, str]:

@@ -120,6 +120,13 @@ class Plan(Model):
     def sensitive(self) -> list[Change]:
         return [c for c in self.changes if c.sensitive]
 
+    def change_for(self, name: str, kind: ResourceType) -> Change | None:
+        """The create, update or replace of one resource of a dataflow, if planned."""
+        return next(
+            (c for c in self.changes if c.name == name and c.type == kind and c.action != "delete"),
+            None,
+        )
+
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 

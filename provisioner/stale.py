@@ -15,8 +15,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from provisioner.apply import desired_account
-from provisioner.desired import FINGERPRINT_KEY_VARIABLE, fingerprint, resolve_account_secrets
+from provisioner.desired import (
+    FINGERPRINT_KEY_VARIABLE,
+    account_from_spec,
+    fingerprint,
+    resolve_account_secrets,
+)
 from provisioner.errors import ProvisionerError
 from provisioner.live import ManagedState
 from provisioner.manifest.secrets import SecretResolutionError
@@ -104,7 +108,7 @@ def _stale(change: Change, managed: ManagedState) -> str:
 def _secret_moved(change: Change, plan: Plan, environ: Mapping[str, str] | None) -> str:
     if change.type != "account" or change.action == "delete":
         return ""
-    account = desired_account(change)
+    account = account_from_spec(change.name, change.spec)
     try:
         resolve_account_secrets(account, environ)
     except SecretResolutionError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from provisioner.apply import _account_marker
+from provisioner.apply import account_marker
 from provisioner.desired import AUTH_SPECS, DesiredFlow, auth_params, desired_state
 from provisioner.diff import digest_of, seed_patch
 from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
@@ -68,7 +68,7 @@ def seed_fleet(store: Store, manifests: Path, sandbox: str = "prod") -> None:
             caller,
             {
                 "name": key,
-                "description": _account_marker(account),
+                "description": account_marker(account),
                 "connectionSpec": {"id": account.spec_id, "version": SPEC_VERSION},
                 "auth": {"specName": AUTH_SPECS[account.type], "params": auth_params(account)},
             },

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import cli as cli_module
 from provisioner.cli import main
+from provisioner.cli import offline as cli_module
 
 ROOT = Path(__file__).parent.parent
 

@@ -1,0 +1,72 @@
+"""The entry point: user errors exit 1, Ctrl-C 130, bugs 3 with the traceback in a log."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+# Importing the command modules registers their commands on the group.
+import provisioner.cli.offline
+import provisioner.cli.platform  # noqa: F401
+from provisioner.cli.group import cli
+from provisioner.emulator.cli import emulator
+from provisioner.errors import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    ProvisionerError,
+)
+
+cli.add_command(emulator)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: user errors exit 1, Ctrl-C 130, bugs 3 with the traceback in a log."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        code = cli.main(args=args, prog_name="provisioner", standalone_mode=False)
+    except click.exceptions.Exit as stop:
+        code = stop.exit_code
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code if error.exit_code != 2 else EXIT_USER_ERROR
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        code = 130
+    except ProvisionerError as error:
+        click.echo(f"error: {error}", err=True)
+        code = error.exit_code
+    except Exception as error:  # a bug: one line for the user, the details in a log
+        code = _report_internal_error(error, debug)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _report_internal_error(error: Exception, debug: bool) -> int:
+    details = traceback.format_exc()
+    if debug:
+        click.echo(details, err=True)
+        where = "above"
+    else:
+        where = str(_write_crash_log(details))
+    click.echo(
+        f"internal error: {type(error).__name__}: {error} (a bug; details {where})", err=True
+    )
+    return EXIT_INTERNAL
+
+
+def _write_crash_log(details: str) -> Path:
+    folder = Path(tempfile.gettempdir()) / "provisioner"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    path.write_text(details, encoding="utf-8")
+    return path

@@ -1,0 +1,99 @@
+"""Commands that need no platform: validate and schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from provisioner.cli.group import cli
+from provisioner.errors import (
+    EXIT_OK,
+    EXIT_USER_ERROR,
+)
+from provisioner.manifest import (
+    load_and_check,
+    manifest_json_schema,
+    resolve_secrets,
+)
+from provisioner.manifest.load import LoadResult
+from provisioner.plan import plan_json_schema
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for machines.",
+)
+@click.option(
+    "--resolve-secrets",
+    "check_secrets",
+    is_flag=True,
+    help="Also resolve every ${env:…} and ${file:…} reference (values are never shown).",
+)
+def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -> None:
+    """Check manifests offline: YAML, schema, and checks across manifests.
+
+    PATHS are manifest files or directories (searched recursively). Every problem of
+    every file is reported at once as FILE:LINE:COL: error: MESSAGE (at field.path).
+    Exits 0 when all manifests are valid (warnings allowed), 1 otherwise.
+    """
+    result = load_and_check(paths)
+    if check_secrets and not result.errors:
+        result.problems.extend(resolve_secrets(result.manifests))
+    if output_format == "json":
+        click.echo(json.dumps(_validation_json(result), indent=2))
+    else:
+        _echo_validation_text(result)
+    click.get_current_context().exit(EXIT_USER_ERROR if result.errors else EXIT_OK)
+
+
+def _validation_json(result: LoadResult) -> dict[str, Any]:
+    return {
+        "valid": not result.errors,
+        "files": [str(f) for f in result.files],
+        "manifests": [
+            {"name": m.manifest.name, "file": str(m.file), "document": m.document}
+            for m in result.manifests
+        ],
+        "errors": len(result.errors),
+        "warnings": len(result.warnings),
+        "problems": [p.as_json() for p in result.problems],
+    }
+
+
+def _echo_validation_text(result: LoadResult) -> None:
+    for problem in result.problems:
+        click.echo(problem.format(), err=problem.severity == "error")
+    summary = (
+        f"{len(result.manifests)} manifest(s) in {len(result.files)} file(s): "
+        f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
+    )
+    click.echo(summary, err=bool(result.errors))
+
+
+@cli.command()
+@click.option(
+    "--plan",
+    "of_plan",
+    is_flag=True,
+    help="The JSON plan's schema instead (schemas/plan.schema.json).",
+)
+def schema(of_plan: bool) -> None:
+    """Print the manifest's JSON Schema (the same as schemas/manifest.schema.json)."""
+    click.echo(plan_schema_text() if of_plan else schema_text(), nl=False)
+
+
+def schema_text() -> str:
+    return json.dumps(manifest_json_schema(), indent=2) + "\n"
+
+
+def plan_schema_text() -> str:
+    return json.dumps(plan_json_schema(), indent=2) + "\n"
