@@ -307,3 +307,23 @@ def test_no_secret_in_any_output(workspace: Workspace) -> None:
         if "canary" in secret:
             assert secret not in everything
     assert "${env:AWS_SECRET}" in saved
+
+
+def test_a_pipeline_without_a_target_is_refused(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    ws.env = {"CI": "true", **SECRETS}  # the pipeline's AEP credentials went missing
+    result = ws.plan()
+    assert result.code == 1
+    assert "no target: CI is set" in result.err
+    assert not (ws.root / ".provisioner").exists()  # the emulator was not used either
+
+
+def test_sandboxes_are_kept_apart(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    assert ws.apply("--sandbox", "dev").code == 0
+    assert ws.resources("flows", sandbox="dev") and not ws.resources("flows")
+    assert "sandbox prod" in ws.plan().out.splitlines()[0]
+    assert ws.plan("--detailed-exitcode").code == 2  # prod still has nothing
+    assert ws.plan("--sandbox", "dev", "--detailed-exitcode").code == 0
