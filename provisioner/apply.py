@@ -134,6 +134,8 @@ class Applier:
     # the profile source -------------------------------------------------------------
 
     def _source(self, change: Change) -> list[str]:
+        if self.source_id:  # made since the plan (another apply): one per sandbox is enough
+            return []
         base = change.spec.get("reuse_base") or self._create(
             "connections",
             {

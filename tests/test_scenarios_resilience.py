@@ -40,6 +40,18 @@ def test_a_saved_plan_applies_exactly(workspace: Workspace) -> None:
     assert ids == [A, B]
 
 
+def test_a_saved_plan_reuses_a_profile_source_made_since(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("a.yaml", kinesis("a-flow", [A], stream="a"))
+    ws.plan("--out", "plan.json")  # plans the sandbox's profile source
+    ws.write("b.yaml", kinesis("b-flow", [A], stream="b"))
+    ws.run("apply", "manifests/b.yaml", "--auto-approve")  # another apply makes it first
+    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    assert result.code == 0, result.err
+    assert counts(ws)["sourceConnections"] == 1
+    converged(ws)
+
+
 def test_a_stale_plan_is_refused_for_that_dataflow(workspace: Workspace) -> None:
     ws = workspace
     ws.write("orders.yaml", kinesis("orders", [A]) + "---\n" + kinesis("other", [A], stream="x"))
