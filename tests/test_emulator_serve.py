@@ -63,3 +63,28 @@ def test_serve_help_lists_the_variants() -> None:
         "--db",
     ):
         assert option in result.stdout
+
+
+def test_a_port_in_use_is_a_clear_error(serve_process: tuple[str, str]) -> None:
+    url, _ = serve_process
+    port = url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "provisioner",
+            "emulator",
+            "serve",
+            "--port",
+            port,
+            "--db",
+            ":memory:",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -131,7 +131,12 @@ def serve(
         seed=seed,
     )
     app = EmulatorApp(Store(db), config, faults)
-    server = make_server(app, host, port, verbose=verbose)
+    try:
+        server = make_server(app, host, port, verbose=verbose)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
+        ) from None
     url = server_url(server)
     click.echo(f"Flow Service emulator serving on {url} (data: {db}); Ctrl-C to stop")
     click.echo(f"  AEP_PLATFORM_URL={url} AEP_IMS_URL={url} AEP_ORG_ID={org_id}")
