@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from provisioner.desired import DesiredAudience, DesiredFlow
 from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
 
@@ -46,6 +44,10 @@ def keyed_diff(
     result = KeyedDiff()
     if before == after:  # the common case (a drift check with no drift), and a cheap one
         return result
+    # Imported here: deepdiff costs a third of a second to import (more beside pandas), which
+    # every command would pay at start-up, and a plan with nothing to change never needs it.
+    from deepdiff import DeepDiff
+
     # threshold 0: always diff key by key, never report a whole mapping as one change.
     tree = DeepDiff(
         dict(before), dict(after), view="tree", verbose_level=2, threshold_to_diff_deeper=0

@@ -65,7 +65,7 @@ def _report_internal_error(error: Exception, debug: bool) -> int:
 
 
 def _write_crash_log(details: str) -> Path:
-    folder = Path(tempfile.gettempdir()) / "provisioner"
+    folder = Path(tempfile.gettempdir()) / "provisioner-crash-logs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
     path.write_text(details, encoding="utf-8")
