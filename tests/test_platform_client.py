@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -120,6 +121,18 @@ def test_a_rejected_token_is_renewed_once(client: PlatformClient, emulator: Emul
     assert client.list_all("flows", [], "read") == []
     # token, read; then the rejected read, one new token, the read again
     assert client.request_count == 5
+
+
+def test_an_expired_token_is_renewed_once(
+    client: PlatformClient, emulator: EmulatorApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import provisioner.emulator.app as app_module
+
+    client.list_all("flows", [], "read")  # fetches a token valid for a day
+    real_time = time.time
+    monkeypatch.setattr(app_module.time, "time", lambda: real_time() + 2 * 86400)
+    assert client.list_all("flows", [], "read") == []  # the server saw it expired
+    assert client.request_count == 5  # token, read; refused read, new token, read
 
 
 def test_a_bad_static_token_is_a_clear_error(emulator: EmulatorApp) -> None:
