@@ -126,11 +126,10 @@ def test_a_rejected_token_is_renewed_once(client: PlatformClient, emulator: Emul
 def test_an_expired_token_is_renewed_once(
     client: PlatformClient, emulator: EmulatorApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import provisioner.emulator.app as app_module
-
     client.list_all("flows", [], "read")  # fetches a token valid for a day
     real_time = time.time
-    monkeypatch.setattr(app_module.time, "time", lambda: real_time() + 2 * 86400)
+    # two days on, for the emulator (the client's own clock is monotonic, and unchanged)
+    monkeypatch.setattr(time, "time", lambda: real_time() + 2 * 86400)
     assert client.list_all("flows", [], "read") == []  # the server saw it expired
     assert client.request_count == 5  # token, read; refused read, new token, read
 
