@@ -128,11 +128,12 @@ class DataflowConverger:
                         f"update dataflow {change.name}",
                     )
                 done.append(f"patched ({len(change.patch)} operations)")
+            switch = change.enable  # the plan knows the state it saw
         else:
-            flow_id = self._create_flow(desired, target_id, done)
-        live = self._read_flow(flow_id)
-        if live.get("state", "enabled") != ("enabled" if desired.enabled else "disabled"):
-            action = "enable" if desired.enabled else "disable"
+            flow_id, enabled_now = self._create_flow(desired, target_id, done)
+            switch = desired.enabled if enabled_now != desired.enabled else None
+        if switch is not None:
+            action = "enable" if switch else "disable"
             with _settled_by_read_back():
                 self.client.flow_action(flow_id, action, f"{action} dataflow {desired.name}")
             done.append(f"{action}d")
@@ -146,7 +147,10 @@ class DataflowConverger:
             )
         return live
 
-    def _create_flow(self, desired: DesiredFlow, target_id: str, done: list[str]) -> str:
+    def _create_flow(
+        self, desired: DesiredFlow, target_id: str, done: list[str]
+    ) -> tuple[str, bool]:
+        """Create (or adopt) and activate the flow; its id, and whether it is enabled."""
         if not self.source_id():
             raise ProvisionerError("the profile source connection could not be made")
         body = {
@@ -183,7 +187,7 @@ class DataflowConverger:
                 f"activated {len(desired.audiences)} audience(s), "
                 f"{len(desired.attributes)} attribute(s)"
             )
-        return flow_id
+        return flow_id, live.get("state", "enabled") == "enabled"
 
     def _find_flow(self, target_id: str) -> Callable[[], Resource | None]:
         def find() -> Resource | None:
