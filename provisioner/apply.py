@@ -15,17 +15,21 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from provisioner.converge import DataflowConverger, spec_ref
+from provisioner.bodies import (
+    account_body,
+    account_update_ops,
+    profile_base_body,
+    profile_source_body,
+)
+from provisioner.converge import DataflowConverger
 from provisioner.desired import (
-    AUTH_SPECS,
     DesiredAccount,
     account_from_spec,
-    auth_params,
     resolve_account_secrets,
 )
 from provisioner.errors import ProvisionerError
 from provisioner.live import ManagedState
-from provisioner.ownership import PROFILE_BASE_NAME, PROFILE_SOURCE_NAME, marker, read_marker
+from provisioner.ownership import read_marker
 from provisioner.plan import Change, Plan, ResourceType
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import PROFILE_SPEC_ID
@@ -138,25 +142,13 @@ class Applier:
             return []
         base = change.spec.get("reuse_base") or self._create(
             "connections",
-            {
-                "name": PROFILE_BASE_NAME,
-                "description": marker(profile=""),
-                "connectionSpec": spec_ref(PROFILE_SPEC_ID),
-            },
+            profile_base_body(),
             "create the profile base connection",
             self._find_profile("connections"),
         )
-        body = {
-            "name": PROFILE_SOURCE_NAME,
-            "description": marker(profile=""),
-            "baseConnectionId": base,
-            "connectionSpec": spec_ref(PROFILE_SPEC_ID),
-            "data": {"format": "json"},
-            "params": {},
-        }
         self.source_id = self._create(
             "sourceConnections",
-            body,
+            profile_source_body(base),
             "create the profile source connection",
             self._find_profile("sourceConnections"),
         )
@@ -190,15 +182,12 @@ class Applier:
         if change.action == "replace" and change.id:
             self.client.delete("connections", change.id, f"delete account {change.name}")
             done.append("deleted the old account")
-        body = {
-            "name": account.key,
-            "description": account_marker(account),
-            "connectionSpec": spec_ref(account.spec_id),
-            "auth": {"specName": AUTH_SPECS[account.type], "params": auth_params(account)},
-        }
         found: list[Resource] = []
         new_id = self._create(
-            "connections", body, f"create account {account.key}", self._find_account(account, found)
+            "connections",
+            account_body(account),
+            f"create account {account.key}",
+            self._find_account(account, found),
         )
         self.accounts[account.key] = new_id
         if found and (read_marker(found[0]) or {}).get("fingerprint") != account.fingerprint:
@@ -224,12 +213,12 @@ class Applier:
         return find
 
     def _patch_account(self, account_id: str, etag: str, account: DesiredAccount) -> None:
-        ops: list[Resource] = [
-            {"op": "replace", "path": "/auth/params", "value": auth_params(account)},
-            {"op": "add", "path": "/description", "value": account_marker(account)},
-        ]
         self.client.patch(
-            "connections", account_id, ops, etag, f"update the credentials of account {account.key}"
+            "connections",
+            account_id,
+            account_update_ops(account),
+            etag,
+            f"update the credentials of account {account.key}",
         )
 
     # dataflows ------------------------------------------------------------------------
@@ -285,7 +274,3 @@ class Applier:
         self, kind: str, body: Resource, operation: str, find: Callable[[], Resource | None]
     ) -> str:
         return self.client.create(kind, body, operation, find).id
-
-
-def account_marker(account: DesiredAccount) -> str:
-    return marker(account=account.key, fingerprint=account.fingerprint or "")

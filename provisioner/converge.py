@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from provisioner.bodies import applied_marker, flow_body, target_body
 from provisioner.desired import SPEC_IDS, DesiredFlow, flow_from_spec
 from provisioner.diff import diff_flow, digest_of
 from provisioner.errors import ProvisionerError
 from provisioner.live import LiveFlow, ManagedState
-from provisioner.ownership import marker, read_marker
+from provisioner.ownership import read_marker
 from provisioner.plan import Change, Plan
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import AmbiguousWriteError
-from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, SPEC_VERSION
 
 Resource = dict[str, Any]
 VERIFY_TRIES = 4
@@ -85,14 +85,7 @@ class DataflowConverger:
             return change.id or ""
         account_key = change.spec["account"]
         spec_id = SPEC_IDS[change.spec["type"]]
-        body = {
-            "name": name,
-            "description": marker(dataflow=name),
-            "baseConnectionId": self.account_id(account_key),
-            "connectionSpec": spec_ref(spec_id),
-            "data": {"format": "json"},
-            "params": change.spec["params"],
-        }
+        body = target_body(name, self.account_id(account_key), spec_id, change.spec["params"])
         target_id = self._create(
             "targetConnections",
             body,
@@ -153,22 +146,7 @@ class DataflowConverger:
         """Create (or adopt) and activate the flow; its id, and whether it is enabled."""
         if not self.source_id():
             raise ProvisionerError("the profile source connection could not be made")
-        body = {
-            "name": desired.name,
-            "description": desired.description,
-            "flowSpec": spec_ref(DESTINATION_FLOW_SPEC_ID),
-            "sourceConnectionIds": [self.source_id()],
-            "targetConnectionIds": [target_id],
-            "transformations": [
-                {
-                    "name": "GeneralTransform",
-                    "params": {
-                        "profileSelectors": {"selectors": []},
-                        "segmentSelectors": {"selectors": []},
-                    },
-                }
-            ],
-        }
+        body = flow_body(desired, self.source_id(), target_id)
         flow_id = self._create(
             "flows", body, f"create dataflow {desired.name}", self._find_flow(target_id)
         )
@@ -235,7 +213,7 @@ class DataflowConverger:
                 {
                     "op": "replace",
                     "path": "/description",
-                    "value": marker(dataflow=name, applied=digest),
+                    "value": applied_marker(name, digest),
                 }
             ]
             self.client.patch(
@@ -252,10 +230,6 @@ class DataflowConverger:
         self, kind: str, body: Resource, operation: str, find: Callable[[], Resource | None]
     ) -> str:
         return self.client.create(kind, body, operation, find).id
-
-
-def spec_ref(spec_id: str) -> dict[str, str]:
-    return {"id": spec_id, "version": SPEC_VERSION}
 
 
 @contextmanager

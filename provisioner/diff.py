@@ -225,13 +225,6 @@ def _attribute_ops(live: Resource, desired: DesiredFlow, result: FlowDiff) -> li
     return removes + adds
 
 
-def seed_patch(desired: DesiredFlow) -> list[Op]:
-    """The one PATCH that activates a new dataflow's audiences and attributes."""
-    live: Resource = {"name": desired.name, "description": desired.description}
-    result = FlowDiff()
-    return _audience_ops(live, desired, result) + _attribute_ops(live, desired, result)
-
-
 def digest_of(flow: Resource, target: Resource) -> str:
     """A short digest of what the tool manages on a live flow and its target, recorded at
     apply: a later difference means someone changed it outside the tool (drift)."""

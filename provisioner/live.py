@@ -63,7 +63,6 @@ class LiveFlow:
     key: str  # the manifest name its target's marker records
     flow: Resource
     target: Resource
-    account: Resource | None
     applied: str  # the digest recorded at the last apply ("" if none)
 
 
@@ -108,7 +107,6 @@ def managed_state(live: LiveState) -> ManagedState:
             str(fields.get("dataflow") or flow.get("name", "")),
             flow,
             target,
-            live.connections.get(target.get("baseConnectionId", "")),
             fields.get("applied", ""),
         )
         if live_flow.key in state.flows:

@@ -41,10 +41,6 @@ class Summary(Model):
     delete: int = 0
     unchanged: int = 0
 
-    @property
-    def changes(self) -> int:
-        return self.create + self.update + self.replace + self.delete
-
 
 class AudienceChanges(Model):
     add: list[str] = Field(default_factory=list)

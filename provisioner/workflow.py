@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioner.desired import DesiredState, desired_state
+from provisioner.desired import desired_state
 from provisioner.errors import ManifestError
 from provisioner.live import ManagedState, managed_state, read_live
 from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolve_secrets
@@ -56,12 +56,6 @@ def read_managed(client: PlatformClient) -> ManagedState:
     return managed_state(read_live(client))
 
 
-def desired_for(
-    manifests: Sequence[LoadedManifest], target: Target, environ: Mapping[str, str] | None = None
-) -> DesiredState:
-    return desired_state(manifests, target.org, target.sandbox, environ)
-
-
 def plan_for(
     client: PlatformClient,
     manifests: Sequence[LoadedManifest],
@@ -69,6 +63,6 @@ def plan_for(
     prune: bool,
     environ: Mapping[str, str] | None = None,
 ) -> tuple[Plan, ManagedState]:
-    desired = desired_for(manifests, target, environ)
+    desired = desired_state(manifests, target.org, target.sandbox, environ)
     managed = read_managed(client)
     return make_plan(desired, managed, plan_target(target), prune), managed

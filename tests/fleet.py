@@ -11,17 +11,22 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from provisioner.apply import account_marker
-from provisioner.desired import AUTH_SPECS, DesiredFlow, auth_params, desired_state
-from provisioner.diff import digest_of, seed_patch
+from provisioner.bodies import (
+    account_body,
+    applied_marker,
+    flow_body,
+    profile_base_body,
+    profile_source_body,
+    target_body,
+)
+from provisioner.desired import DesiredFlow, desired_state
+from provisioner.diff import diff_flow, digest_of
 from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.patch import apply_patch
 from provisioner.emulator.resources import Caller, Resources
 from provisioner.emulator.store import Store
 from provisioner.manifest import resolve_secrets
 from provisioner.manifest.checks import load_and_check
-from provisioner.ownership import PROFILE_BASE_NAME, PROFILE_SOURCE_NAME, marker
-from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, PROFILE_SPEC_ID, SPEC_VERSION
 
 FLEET_ENV = {"FLEET_KEY_ID": "AKIAFLEET", "FLEET_SECRET": "fleet-secret"}
 
@@ -51,28 +56,12 @@ def seed_fleet(store: Store, manifests: Path, sandbox: str = "prod") -> None:
     desired = desired_state(loaded.manifests, DEFAULT_ORG, sandbox, {})
     resources = Resources(store)
     caller = Caller(DEFAULT_CLIENT_ID, DEFAULT_ORG, sandbox)
-    profile = {
-        "connectionSpec": {"id": PROFILE_SPEC_ID, "version": SPEC_VERSION},
-        "description": marker(profile=""),
+    base = resources.create("connections", caller, profile_base_body())
+    source = resources.create("sourceConnections", caller, profile_source_body(base["id"]))
+    accounts = {
+        key: resources.create("connections", caller, account_body(account))["id"]
+        for key, account in desired.accounts.items()
     }
-    base = resources.create("connections", caller, {"name": PROFILE_BASE_NAME, **profile})
-    source = resources.create(
-        "sourceConnections",
-        caller,
-        {"name": PROFILE_SOURCE_NAME, "baseConnectionId": base["id"], **profile},
-    )
-    accounts = {}
-    for key, account in desired.accounts.items():
-        accounts[key] = resources.create(
-            "connections",
-            caller,
-            {
-                "name": key,
-                "description": account_marker(account),
-                "connectionSpec": {"id": account.spec_id, "version": SPEC_VERSION},
-                "auth": {"specName": AUTH_SPECS[account.type], "params": auth_params(account)},
-            },
-        )["id"]
     for flow in desired.flows.values():
         _seed_flow(store, resources, caller, flow, accounts[flow.account], source["id"])
 
@@ -85,48 +74,17 @@ def _seed_flow(
     account_id: str,
     source_id: str,
 ) -> None:
-    target = resources.create(
-        "targetConnections",
-        caller,
+    body = target_body(flow.name, account_id, flow.spec_id, flow.target_params)
+    target = resources.create("targetConnections", caller, body)
+    created = resources.create("flows", caller, flow_body(flow, source_id, target["id"]))
+    activation = diff_flow(created, flow).patch  # as apply activates a new dataflow
+    activated = resources.patch("flows", caller, created["id"], activation, created["etag"])
+    record = [
         {
-            "name": flow.name,
-            "description": marker(dataflow=flow.name),
-            "baseConnectionId": account_id,
-            "connectionSpec": {"id": flow.spec_id, "version": SPEC_VERSION},
-            "data": {"format": "json"},
-            "params": flow.target_params,
-        },
-    )
-    created = resources.create(
-        "flows",
-        caller,
-        {
-            "name": flow.name,
-            "description": flow.description,
-            "flowSpec": {"id": DESTINATION_FLOW_SPEC_ID, "version": SPEC_VERSION},
-            "sourceConnectionIds": [source_id],
-            "targetConnectionIds": [target["id"]],
-            "transformations": [
-                {
-                    "name": "GeneralTransform",
-                    "params": {
-                        "profileSelectors": {"selectors": []},
-                        "segmentSelectors": {"selectors": []},
-                    },
-                }
-            ],
-        },
-    )
-    activated = resources.patch("flows", caller, created["id"], seed_patch(flow), created["etag"])
-    recorded = apply_patch(
-        target,
-        [
-            {
-                "op": "replace",
-                "path": "/description",
-                "value": marker(dataflow=flow.name, applied=digest_of(activated, target)),
-            }
-        ],
-    )
+            "op": "replace",
+            "path": "/description",
+            "value": applied_marker(flow.name, digest_of(activated, target)),
+        }
+    ]
     with store.transaction():
-        store.put("targetConnections", caller.sandbox, recorded)
+        store.put("targetConnections", caller.sandbox, apply_patch(target, record))

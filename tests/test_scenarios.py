@@ -10,6 +10,11 @@ from tests.workspace import AUDIENCES, SECRETS, Workspace, event_hubs, kinesis
 A, B, C, D, E, F = AUDIENCES
 
 
+# What one dataflow stands on: its account and the profile base connection, the profile
+# source, its target connection, and the flow itself.
+ONE_DATAFLOW = {"connections": 2, "sourceConnections": 1, "targetConnections": 1, "flows": 1}
+
+
 def converged(ws: Workspace) -> None:
     again = ws.plan("--detailed-exitcode")
     assert again.code == 0, again.out + again.err
@@ -50,12 +55,7 @@ def test_create_then_nothing_to_do(workspace: Workspace) -> None:
         "person.lastName",
         "personalEmail.address",
     ]
-    assert counts(ws) == {
-        "connections": 2,
-        "sourceConnections": 1,
-        "targetConnections": 1,
-        "flows": 1,
-    }
+    assert counts(ws) == ONE_DATAFLOW
     converged(ws)
     assert ws.apply().out.rstrip().endswith("(4 unchanged).")  # idempotent: nothing sent
 

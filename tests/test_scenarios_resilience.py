@@ -14,7 +14,7 @@ import pytest
 from provisioner.emulator import FaultRule
 from provisioner.platform.ids import SEGMENT_SELECTORS
 from tests.emulator_support import Api, Chain
-from tests.test_scenarios import converged, counts
+from tests.test_scenarios import ONE_DATAFLOW, converged, counts
 from tests.workspace import AUDIENCES, SECRETS, Workspace, event_hubs, kinesis
 
 A, B, C, D, E, F = AUDIENCES
@@ -166,12 +166,7 @@ def test_a_lost_create_response_is_adopted(workspace: Workspace, path: str) -> N
     ws.write("orders.yaml", kinesis("orders", [A]))
     result = ws.apply()
     assert result.code == 0, result.err
-    assert counts(ws) == {
-        "connections": 2,
-        "sourceConnections": 1,
-        "targetConnections": 1,
-        "flows": 1,
-    }
+    assert counts(ws) == ONE_DATAFLOW
     converged(ws)
 
 
@@ -237,12 +232,7 @@ def test_a_killed_apply_converges_on_rerun(workspace: Workspace, kill_at: int) -
     assert process.returncode == -signal.SIGKILL  # it died at request `kill_at`, mid-apply
     rerun = ws.apply()
     assert rerun.code == 0, rerun.err
-    assert counts(ws) == {
-        "connections": 2,
-        "sourceConnections": 1,
-        "targetConnections": 1,
-        "flows": 1,
-    }
+    assert counts(ws) == ONE_DATAFLOW
     converged(ws)
 
 

@@ -16,7 +16,6 @@ from pydantic import (
 
 from provisioner.manifest.secrets import SecretRef
 
-MANIFEST_VERSION = 1
 SOFT_LIMIT_AUDIENCES = 250
 SOFT_LIMIT_ATTRIBUTES = 50
 

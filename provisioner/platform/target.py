@@ -33,9 +33,7 @@ class Target:
 
     @property
     def where(self) -> str:
-        """`https://platform.adobe.io (org …, sandbox …)`, or the emulator's file."""
-        place = f"embedded emulator {self.url}" if self.kind == "emulator" else self.url
-        return f"{place} (org {self.org}, sandbox {self.sandbox})"
+        return describe_where(self.kind, self.url, self.org, self.sandbox)
 
     def describe(self) -> str:
         """The line that opens every plan, apply and destroy."""
@@ -47,6 +45,12 @@ class Target:
     @property
     def secrets(self) -> list[str]:
         return [s for s in (self.client_secret, self.access_token) if s]
+
+
+def describe_where(kind: str, url: str, org: str, sandbox: str) -> str:
+    """`https://platform.adobe.io (org …, sandbox …)`, or the emulator's file instead."""
+    place = f"embedded emulator {url}" if kind == "emulator" else url
+    return f"{place} (org {org}, sandbox {sandbox})"
 
 
 def select_target(

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from provisioner.plan import Change, Plan
+from provisioner.platform.target import describe_where
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 TYPE_WORDS = {
@@ -99,8 +100,7 @@ def summary_line(plan: Plan) -> str:
 
 def target_line(plan: Plan) -> str:
     t = plan.target
-    where = f"embedded emulator {t.url}" if t.kind == "emulator" else t.url
-    return f"Target: {where} (org {t.org}, sandbox {t.sandbox})"
+    return f"Target: {describe_where(t.kind, t.url, t.org, t.sandbox)}"
 
 
 def warnings(plan: Plan) -> list[str]:
