@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from provisioner.emulator.store import Store  # noqa: E402
-from provisioner.live import read_live  # noqa: E402
 from provisioner.platform.client import PlatformClient  # noqa: E402
+from provisioner.state.live import read_live  # noqa: E402
 from tests.emulator_support import (  # noqa: E402
     platform_target,
     seed_destinations,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from provisioner.bodies import (
+from provisioner.apply.requests import (
     account_body,
     applied_marker,
     flow_body,
@@ -19,14 +19,14 @@ from provisioner.bodies import (
     profile_source_body,
     target_body,
 )
-from provisioner.desired import DesiredFlow, desired_state
-from provisioner.diff import diff_flow, digest_of
 from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.patch import apply_patch
 from provisioner.emulator.resources import Caller, Resources
 from provisioner.emulator.store import Store
 from provisioner.manifest import resolve_secrets
 from provisioner.manifest.checks import load_and_check
+from provisioner.plan.diff import diff_flow, digest_of
+from provisioner.state.desired import DesiredFlow, desired_state
 
 FLEET_ENV = {"FLEET_KEY_ID": "AKIAFLEET", "FLEET_SECRET": "fleet-secret"}
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from provisioner.connect import connect
 from provisioner.emulator import EmulatorApp
 from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.server import EmulatorTransport
-from provisioner.live import read_live
-from provisioner.platform.client import PlatformClient
 from provisioner.platform.target import Target
+from provisioner.state.live import read_live
 from tests.emulator_support import seed_destinations
 
 
@@ -16,7 +16,7 @@ def test_reading_1000_dataflows_with_their_connections_takes_at_most_40_requests
 ) -> None:
     flows = seed_destinations(emulator.store, 1000)
     target = Target("emulator", ":memory:", DEFAULT_ORG, "prod", client_id=DEFAULT_CLIENT_ID)
-    with PlatformClient(target, EmulatorTransport(emulator)) as client:
+    with connect(target, EmulatorTransport(emulator)) as client:
         live = read_live(client)
         used = client.request_count
     assert sorted(live.flows) == sorted(flows)
@@ -32,5 +32,5 @@ def test_reading_1000_dataflows_with_their_connections_takes_at_most_40_requests
 def test_other_kinds_of_flows_are_not_read(emulator: EmulatorApp) -> None:
     seed_destinations(emulator.store, 2)
     target = Target("emulator", ":memory:", DEFAULT_ORG, "dev", client_id=DEFAULT_CLIENT_ID)
-    with PlatformClient(target, EmulatorTransport(emulator)) as client:
+    with connect(target, EmulatorTransport(emulator)) as client:
         assert read_live(client).flows == {}  # another sandbox

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.cli import plan_schema_text
-from provisioner.plan import Change, Plan, PlanTarget, Summary
+from provisioner.plan.model import Change, Plan, PlanTarget, Summary
 from provisioner.platform.ids import SEGMENT_SELECTORS
 from provisioner.render import render_markdown, render_text
 from provisioner.render.markdown import MARKER
@@ -207,7 +207,7 @@ def test_markdown_escapes_names_in_html_and_tables() -> None:
     plan.changes[0].attributes = None
     plan.changes[0].fields = []
     plan.changes[0].spec = {}
-    from provisioner.plan import AttributeChanges
+    from provisioner.plan.model import AttributeChanges
 
     plan.changes[0].attributes = AttributeChanges(add=["x.y"])
     text = render_markdown(plan)

@@ -10,6 +10,7 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from provisioner.connect import connect
 from provisioner.emulator import EmulatorApp, FaultRule
 from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.server import EmulatorTransport, serving
@@ -33,7 +34,7 @@ def client(request: pytest.FixtureRequest, emulator: EmulatorApp) -> Iterator[Pl
     sleeps = Sleeps()
     if request.param == "in-process":
         target = Target("emulator", ":memory:", DEFAULT_ORG, "prod", client_id=DEFAULT_CLIENT_ID)
-        with PlatformClient(target, EmulatorTransport(emulator), FAST, sleep=sleeps) as c:
+        with connect(target, EmulatorTransport(emulator), policy=FAST, sleep=sleeps) as c:
             yield c
         return
     with (
@@ -236,7 +237,7 @@ def test_retry_after_is_honoured(emulator: EmulatorApp) -> None:
     emulator.faults.update({"retry_after": 3})
     emulator.faults.add_rule(FaultRule("429", "GET", times=2))
     target = Target("emulator", ":memory:", DEFAULT_ORG, "prod", client_id=DEFAULT_CLIENT_ID)
-    with PlatformClient(target, EmulatorTransport(emulator), FAST, sleep=sleeps) as client:
+    with connect(target, EmulatorTransport(emulator), policy=FAST, sleep=sleeps) as client:
         client.list_all("flows", [], "read")
     assert sleeps == [3.0, 3.0]
 
@@ -244,7 +245,7 @@ def test_retry_after_is_honoured(emulator: EmulatorApp) -> None:
 def test_retries_are_bounded_and_the_hint_says_so(emulator: EmulatorApp) -> None:
     target = Target("emulator", ":memory:", DEFAULT_ORG, "prod", client_id=DEFAULT_CLIENT_ID)
     policy = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.001)
-    with PlatformClient(target, EmulatorTransport(emulator), policy, sleep=Sleeps()) as client:
+    with connect(target, EmulatorTransport(emulator), policy=policy, sleep=Sleeps()) as client:
         client.tokens.token()
         emulator.faults.update({"rate_429": 1.0, "retry_after": 0})
         with pytest.raises(ApiCallError) as caught:
@@ -259,7 +260,7 @@ def test_a_rate_limited_token_exchange_says_so(emulator: EmulatorApp) -> None:
     target = Target("emulator", ":memory:", DEFAULT_ORG, "prod", client_id=DEFAULT_CLIENT_ID)
     policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.001)
     with (
-        PlatformClient(target, EmulatorTransport(emulator), policy, sleep=Sleeps()) as client,
+        connect(target, EmulatorTransport(emulator), policy=policy, sleep=Sleeps()) as client,
         pytest.raises(ApiCallError) as caught,
     ):
         client.list_all("flows", [], "read")

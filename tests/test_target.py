@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.connect import select_target
 from provisioner.errors import TargetError
-from provisioner.platform.target import DEFAULT_SCOPES, select_target
+from provisioner.platform.target import DEFAULT_SCOPES
 
 CREDENTIALS = {"AEP_CLIENT_ID": "cid", "AEP_CLIENT_SECRET": "csecret", "AEP_ORG_ID": "ORG@AdobeOrg"}
 

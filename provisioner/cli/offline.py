@@ -19,7 +19,7 @@ from provisioner.manifest import (
     resolve_secrets,
 )
 from provisioner.manifest.load import LoadResult
-from provisioner.plan import plan_json_schema
+from provisioner.plan.model import plan_json_schema
 
 
 @cli.command()

@@ -11,31 +11,32 @@ from typing import Any, TypeVar
 
 import click
 
-from provisioner.apply import Applier, ApplyReport
+from provisioner.apply.adopt import find_flow, import_flow
+from provisioner.apply.run import Applier, ApplyReport
 from provisioner.cli.group import cli
-from provisioner.errors import (
-    EXIT_CHANGES,
-    EXIT_OK,
-    ProvisionerError,
-)
-from provisioner.importer import find_flow, import_flow
-from provisioner.live import ManagedState
-from provisioner.manifest import (
-    LoadedManifest,
-)
-from provisioner.plan import Plan
-from provisioner.platform.client import PlatformClient, connect
-from provisioner.platform.target import Target, select_target
-from provisioner.render import render_markdown, render_text
-from provisioner.stale import check_target, load_plan, refusals
-from provisioner.teardown import destroy_plan
-from provisioner.workflow import (
+from provisioner.cli.steps import (
     InvalidManifests,
     load_manifests,
     plan_for,
     plan_target,
     read_managed,
 )
+from provisioner.connect import connect, select_target
+from provisioner.errors import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    ProvisionerError,
+)
+from provisioner.manifest import (
+    LoadedManifest,
+)
+from provisioner.plan.destroy import destroy_plan
+from provisioner.plan.model import Plan
+from provisioner.plan.saved import check_target, load_plan, refusals
+from provisioner.platform.client import PlatformClient
+from provisioner.platform.target import Target
+from provisioner.render import render_markdown, render_text
+from provisioner.state.live import ManagedState
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -15,14 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from provisioner.emulator.app import DEFAULT_CLIENT_SECRET, EmulatorApp
-from provisioner.emulator.server import EmulatorTransport
-from provisioner.emulator.store import Store
 from provisioner.errors import PlatformError
 from provisioner.platform.auth import TokenSource
 from provisioner.platform.failures import (
@@ -40,7 +37,6 @@ log = logging.getLogger("provisioner.http")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 PAGE_LIMIT = 100  # the most a list call returns
-EMULATOR_BASE = "http://emulator.invalid"
 # Failures that happen before a request reaches the server: safe to repeat for any method.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -90,6 +86,7 @@ class PlatformClient:
         concurrency: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         redactor: Redactor | None = None,
+        base_url: str | None = None,
     ) -> None:
         self.target = target
         self.policy = policy or DEFAULT_POLICY
@@ -97,13 +94,9 @@ class PlatformClient:
         self.redact = redactor or REDACTOR
         self.redact.add(*target.secrets)
         self._sleep = sleep
-        self._base = EMULATOR_BASE if target.kind == "emulator" else target.url
+        self._base = base_url or target.url
         self._http = httpx.Client(transport=transport, timeout=httpx.Timeout(timeout, connect=10))
-        ims_base = EMULATOR_BASE if target.kind == "emulator" else target.ims_url
-        self.tokens = TokenSource(
-            target if target.kind == "platform" else _with_ims(target, ims_base),
-            self._fetch_token,
-        )
+        self.tokens = TokenSource(target, self._fetch_token)
         self._count_lock = threading.Lock()
         self.request_count = 0
 
@@ -399,16 +392,3 @@ def _retry_after(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - time.time())
-
-
-def _with_ims(target: Target, ims_url: str) -> Target:
-    return replace(target, ims_url=ims_url, client_secret=DEFAULT_CLIENT_SECRET)
-
-
-def connect(
-    target: Target, transport: httpx.BaseTransport | None = None, **options: Any
-) -> PlatformClient:
-    """A client for `target`: over HTTP, or in-process to the embedded emulator's file."""
-    if transport is None and target.kind == "emulator":
-        transport = EmulatorTransport(EmulatorApp(Store(target.url)))
-    return PlatformClient(target, transport, **options)

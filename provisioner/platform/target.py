@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -15,7 +13,6 @@ DEFAULT_PLATFORM_URL = "https://platform.adobe.io"
 DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com"
 DEFAULT_SCOPES = "openid,AdobeID,read_organizations,additional_info.projectedProductContext,session"
 DEFAULT_SANDBOX = "prod"
-EMULATOR_FILE = Path(".provisioner") / "emulator.db"
 
 
 @dataclass(frozen=True)
@@ -53,43 +50,7 @@ def describe_where(kind: str, url: str, org: str, sandbox: str) -> str:
     return f"{place} (org {org}, sandbox {sandbox})"
 
 
-def select_target(
-    environ: Mapping[str, str],
-    platform_url: str | None = None,
-    sandbox: str | None = None,
-    use_emulator: bool = False,
-    workdir: Path | None = None,
-) -> Target:
-    """Choose the target from flags and `AEP_*` variables, exactly as the contract says."""
-    env = {k: v for k, v in environ.items() if v}
-    chosen_sandbox = sandbox or env.get("AEP_SANDBOX") or DEFAULT_SANDBOX
-    url = platform_url or env.get("AEP_PLATFORM_URL")
-    has_credentials = bool(
-        ("AEP_CLIENT_ID" in env and "AEP_CLIENT_SECRET" in env) or "AEP_ACCESS_TOKEN" in env
-    )
-    if use_emulator:
-        if url:
-            raise TargetError("--emulator and a platform URL name two targets; choose one")
-        return _emulator(chosen_sandbox, workdir)
-    if url or has_credentials:
-        return _platform(env, url or DEFAULT_PLATFORM_URL, chosen_sandbox)
-    if "CI" in environ:
-        raise TargetError(
-            "no target: CI is set but neither AEP credentials (AEP_CLIENT_ID and "
-            "AEP_CLIENT_SECRET, or AEP_ACCESS_TOKEN), AEP_PLATFORM_URL nor --emulator names "
-            "one; refusing to fall back to the embedded emulator in a pipeline"
-        )
-    return _emulator(chosen_sandbox, workdir)
-
-
-def _emulator(sandbox: str, workdir: Path | None) -> Target:
-    from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
-
-    path = (workdir or Path.cwd()) / EMULATOR_FILE
-    return Target("emulator", str(path), DEFAULT_ORG, sandbox, client_id=DEFAULT_CLIENT_ID)
-
-
-def _platform(env: dict[str, str], url: str, sandbox: str) -> Target:
+def platform_target(env: dict[str, str], url: str, sandbox: str) -> Target:
     url = check_url(url.rstrip("/"), "AEP_PLATFORM_URL")
     ims_url = check_url(env.get("AEP_IMS_URL", DEFAULT_IMS_URL).rstrip("/"), "AEP_IMS_URL")
     missing = [name for name in ("AEP_ORG_ID", "AEP_CLIENT_ID") if name not in env]

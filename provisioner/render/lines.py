@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provisioner.plan import Change, Plan
+from provisioner.plan.model import Change, Plan
 from provisioner.platform.target import describe_where
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from provisioner.plan import Change, Plan
+from provisioner.plan.model import Change, Plan
 from provisioner.render.lines import (
     SYMBOLS,
     TYPE_WORDS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.plan import Plan
+from provisioner.plan.model import Plan
 from provisioner.render.lines import (
     detail_lines,
     heading,

@@ -16,12 +16,12 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from provisioner.desired import TYPES_BY_SPEC
-from provisioner.diff import live_attributes, live_audiences
 from provisioner.errors import ProvisionerError
-from provisioner.ownership import marker, read_marker
+from provisioner.plan.diff import live_attributes, live_audiences
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import PROFILE_SPEC_ID
+from provisioner.state.desired import TYPES_BY_SPEC
+from provisioner.state.marker import marker, read_marker
 
 Resource = dict[str, Any]
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../../schemas/manifest.schema.json"

@@ -15,17 +15,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from provisioner.desired import (
+from provisioner.errors import ProvisionerError
+from provisioner.manifest.secrets import SecretResolutionError
+from provisioner.plan.model import Change, Plan, PlanTarget, content_checksum
+from provisioner.platform.redact import REDACTOR
+from provisioner.state.desired import (
     FINGERPRINT_KEY_VARIABLE,
     account_from_spec,
     fingerprint,
     resolve_account_secrets,
 )
-from provisioner.errors import ProvisionerError
-from provisioner.live import ManagedState
-from provisioner.manifest.secrets import SecretResolutionError
-from provisioner.plan import Change, Plan, PlanTarget, content_checksum
-from provisioner.platform.redact import REDACTOR
+from provisioner.state.live import ManagedState
 
 Resource = dict[str, object]
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.desired import TYPES_BY_SPEC, DesiredAccount, DesiredFlow, DesiredState
-from provisioner.diff import FlowDiff, diff_flow, digest_of, live_audiences
 from provisioner.errors import ProvisionerError
-from provisioner.live import LiveFlow, ManagedState
-from provisioner.ownership import read_marker
-from provisioner.plan import (
+from provisioner.plan.diff import FlowDiff, diff_flow, digest_of, live_audiences
+from provisioner.plan.model import (
     SENSITIVE,
     AttributeChanges,
     AudienceChanges,
@@ -21,6 +18,9 @@ from provisioner.plan import (
     ResourceType,
     summarize,
 )
+from provisioner.state.desired import TYPES_BY_SPEC, DesiredAccount, DesiredFlow, DesiredState
+from provisioner.state.live import LiveFlow, ManagedState
+from provisioner.state.marker import read_marker
 
 Resource = dict[str, Any]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from provisioner.live import ManagedState
-from provisioner.plan import Change, Plan, PlanTarget, summarize
-from provisioner.planner import delete_change
+from provisioner.plan.build import delete_change
+from provisioner.plan.model import Change, Plan, PlanTarget, summarize
+from provisioner.state.live import ManagedState
 
 REASON = "destroy"
 

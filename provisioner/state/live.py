@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.ownership import read_marker
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import (
     DESTINATION_FLOW_SPEC_ID,
@@ -20,6 +19,7 @@ from provisioner.platform.ids import (
     KINESIS_SPEC_ID,
     PROFILE_SPEC_ID,
 )
+from provisioner.state.marker import read_marker
 
 Resource = dict[str, Any]
 STREAMING_SPECS = f"{KINESIS_SPEC_ID},{EVENT_HUBS_SPEC_ID}"

@@ -7,15 +7,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioner.desired import desired_state
 from provisioner.errors import ManifestError
-from provisioner.live import ManagedState, managed_state, read_live
 from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolve_secrets
-from provisioner.plan import Plan, PlanTarget
-from provisioner.planner import make_plan
+from provisioner.plan.build import make_plan
+from provisioner.plan.model import Plan, PlanTarget
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.redact import REDACTOR
 from provisioner.platform.target import Target
+from provisioner.state.desired import desired_state
+from provisioner.state.live import ManagedState, managed_state, read_live
 
 
 class InvalidManifests(ManifestError):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.desired import AUTH_SPECS, DesiredAccount, DesiredFlow, auth_params
-from provisioner.ownership import PROFILE_BASE_NAME, PROFILE_SOURCE_NAME, marker
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, PROFILE_SPEC_ID, SPEC_VERSION
+from provisioner.state.desired import AUTH_SPECS, DesiredAccount, DesiredFlow, auth_params
+from provisioner.state.marker import PROFILE_BASE_NAME, PROFILE_SOURCE_NAME, marker
 
 Body = dict[str, Any]
 

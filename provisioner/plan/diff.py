@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.desired import DesiredAudience, DesiredFlow
 from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
+from provisioner.state.desired import DesiredAudience, DesiredFlow
 
 Resource = dict[str, Any]
 Op = dict[str, Any]

@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from provisioner.bodies import applied_marker, flow_body, target_body
-from provisioner.desired import SPEC_IDS, DesiredFlow, flow_from_spec
-from provisioner.diff import diff_flow, digest_of
+from provisioner.apply.requests import applied_marker, flow_body, target_body
 from provisioner.errors import ProvisionerError
-from provisioner.live import LiveFlow, ManagedState
-from provisioner.ownership import read_marker
-from provisioner.plan import Change, Plan
+from provisioner.plan.diff import diff_flow, digest_of
+from provisioner.plan.model import Change, Plan
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import AmbiguousWriteError
+from provisioner.state.desired import SPEC_IDS, DesiredFlow, flow_from_spec
+from provisioner.state.live import LiveFlow, ManagedState
+from provisioner.state.marker import read_marker
 
 Resource = dict[str, Any]
 VERIFY_TRIES = 4

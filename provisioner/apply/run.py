@@ -15,24 +15,24 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from provisioner.bodies import (
+from provisioner.apply.dataflow import DataflowConverger
+from provisioner.apply.requests import (
     account_body,
     account_update_ops,
     profile_base_body,
     profile_source_body,
 )
-from provisioner.converge import DataflowConverger
-from provisioner.desired import (
+from provisioner.errors import ProvisionerError
+from provisioner.plan.model import Change, Plan, ResourceType
+from provisioner.platform.client import PlatformClient
+from provisioner.platform.ids import PROFILE_SPEC_ID
+from provisioner.state.desired import (
     DesiredAccount,
     account_from_spec,
     resolve_account_secrets,
 )
-from provisioner.errors import ProvisionerError
-from provisioner.live import ManagedState
-from provisioner.ownership import read_marker
-from provisioner.plan import Change, Plan, ResourceType
-from provisioner.platform.client import PlatformClient
-from provisioner.platform.ids import PROFILE_SPEC_ID
+from provisioner.state.live import ManagedState
+from provisioner.state.marker import read_marker
 
 Resource = dict[str, Any]
 VERIFY_TRIES = 4

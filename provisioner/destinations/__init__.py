@@ -1,0 +1,1 @@
+"""One module per destination type, behind one small interface."""
