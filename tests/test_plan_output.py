@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from provisioner.cli import plan_schema_text
-from provisioner.plan.model import Change, Plan, PlanTarget, Summary
+from provisioner.plan.model import (
+    AnyChange,
+    AttributeChanges,
+    FlowChange,
+    Plan,
+    PlanTarget,
+    Summary,
+)
 from provisioner.platform.ids import SEGMENT_SELECTORS
 from provisioner.render import render_markdown, render_text
 from provisioner.render.markdown import MARKER
@@ -166,12 +173,9 @@ def test_plan_schema_file_is_current() -> None:
 
 
 def big_plan(count: int) -> Plan:
-    changes = [
-        Change(action="create", type="flow", name=f"flow-{i:04d}", audience_names={}, spec={})
-        for i in range(count)
+    changes: list[AnyChange] = [
+        FlowChange(action="create", name=f"flow-{i:04d}") for i in range(count)
     ]
-    for change in changes:
-        change.audiences = None
     target = PlanTarget(kind="platform", url="https://platform.adobe.io", org="O", sandbox="prod")
     return Plan(target=target, summary=Summary(create=count), changes=changes)
 
@@ -203,13 +207,10 @@ def test_no_color_is_honoured(workspace: Workspace) -> None:
 
 def test_markdown_escapes_names_in_html_and_tables() -> None:
     plan = big_plan(1)
-    plan.changes[0].name = "a<b>|c"
-    plan.changes[0].attributes = None
-    plan.changes[0].fields = []
-    plan.changes[0].spec = {}
-    from provisioner.plan.model import AttributeChanges
-
-    plan.changes[0].attributes = AttributeChanges(add=["x.y"])
+    change = plan.changes[0]
+    assert isinstance(change, FlowChange)
+    change.name = "a<b>|c"
+    change.attributes = AttributeChanges(add=["x.y"])
     text = render_markdown(plan)
     assert "<code>+ dataflow a&lt;b&gt;|c</code>" in text
     assert "| `a<b>\\|c` |" in text

@@ -324,7 +324,7 @@ def test_import_writes_a_manifest_whose_plan_only_adopts_credentials(
     ws.env.update({"KINESIS_ACCOUNT_ACCESS_KEY_ID": "AKIA", "KINESIS_ACCOUNT_SECRET_KEY": "S3"})
     plan = ws.plan("--format", "json").json
     assert [(c["action"], c["type"]) for c in plan["changes"]] == [("update", "account")]
-    assert [f["field"] for f in plan["changes"][0]["fields"]] == ["credentials"]
+    assert [f["path"] for f in plan["changes"][0]["fields"]] == ["credentials"]
     assert ws.apply().code == 0
     converged(ws)
     assert counts(ws)["flows"] == 1

@@ -9,22 +9,25 @@ adopted by the first apply, which is all that plan shows.
 
 from __future__ import annotations
 
-import io
+import os
 import re
+from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from pydantic import ValidationError
 
+from provisioner import destinations
+from provisioner.destinations import DestinationType
 from provisioner.errors import ProvisionerError
+from provisioner.manifest import Manifest
+from provisioner.manifest.write import manifest_yaml
 from provisioner.plan.diff import live_attributes, live_audiences
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import PROFILE_SPEC_ID
-from provisioner.state.desired import TYPES_BY_SPEC
 from provisioner.state.marker import marker, read_marker
 
 Resource = dict[str, Any]
-SCHEMA_COMMENT = "# yaml-language-server: $schema=../../schemas/manifest.schema.json"
+SCHEMA_FILE = Path("schemas") / "manifest.schema.json"
 
 
 class ImportRefused(ProvisionerError):
@@ -50,15 +53,19 @@ def find_flow(client: PlatformClient, flow_id: str | None, name: str | None) -> 
     return found[0]
 
 
-def import_flow(client: PlatformClient, flow: Resource) -> tuple[str, list[str]]:
-    """(manifest YAML, what was marked as managed)."""
+def import_flow(
+    client: PlatformClient, flow: Resource, schema_from: Path | None = None
+) -> tuple[str, list[str]]:
+    """(manifest YAML, what was marked as managed). `schema_from`: the directory the
+    manifest will be written in, for the schema comment's relative path."""
     target = _one(client, "targetConnections", flow.get("targetConnectionIds", []), "target")
-    kind = TYPES_BY_SPEC.get(target["connectionSpec"]["id"])
+    kind = destinations.by_spec_id(str((target.get("connectionSpec") or {}).get("id", "")))
     if kind is None:
-        raise ImportRefused("only Amazon Kinesis and Azure Event Hubs dataflows can be imported")
+        labels = " and ".join(d.label for d in destinations.ALL)
+        raise ImportRefused(f"only {labels} dataflows can be imported")
     account = _one(client, "connections", [target.get("baseConnectionId")], "account")
-    account_key = (read_marker(account) or {}).get("account") or account["name"]
-    text = render_manifest(flow, target, account, kind, account_key)
+    account_key = (read_marker(account) or {}).get("account") or str(account.get("name", ""))
+    text = render_manifest(flow, target, account, kind, account_key, schema_from)
     marked = _adopt(client, flow, target, account, account_key)
     return text, marked
 
@@ -77,60 +84,63 @@ def env_prefix(account_key: str) -> str:
 
 
 def render_manifest(
-    flow: Resource, target: Resource, account: Resource, kind: str, account_key: str
+    flow: Resource,
+    target: Resource,
+    account: Resource,
+    kind: DestinationType,
+    account_key: str,
+    schema_from: Path | None = None,
 ) -> str:
-    params = target.get("params") or {}
-    auth = (account.get("auth") or {}).get("params") or {}
-    prefix = env_prefix(account_key)
-    destination = CommentedMap(type=kind, account=account_key)
-    if kind == "amazon-kinesis":
-        destination.update(
-            region=params.get("region") or auth.get("region", ""), stream=params.get("stream", "")
-        )
-        credentials = {
-            "accessKeyId": f"${{env:{prefix}_ACCESS_KEY_ID}}",
-            "secretKey": f"${{env:{prefix}_SECRET_KEY}}",
-        }
-    else:
-        destination.update(
-            namespace=auth.get("namespace", ""), eventHub=params.get("eventHubName", "")
-        )
-        credentials = {
-            "sasKeyName": f"${{env:{prefix}_SAS_KEY_NAME}}",
-            "sasKey": f"${{env:{prefix}_SAS_KEY}}",
-        }
-    destination["credentials"] = CommentedMap(credentials)
-    document = CommentedMap(
-        version=1,
-        name=flow["name"],
-        description=flow.get("description") or "",
-        enabled=flow.get("state", "enabled") == "enabled",
-        destination=destination,
-    )
-    document["audiences"] = [_audience(value) for _, _, value in live_audiences(flow)]
-    document["attributes"] = [path for _, path in live_attributes(flow)]
-    stream = io.StringIO()
-    yaml = YAML()
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.dump(document, stream)
-    header = (
-        f"{SCHEMA_COMMENT}\n#\n# Imported from dataflow {flow['id']}. Set "
-        f"{', '.join(_names(credentials))}\n# before plan or apply: the platform never "
-        "gives credentials back.\n"
-    )
-    return header + stream.getvalue()
+    """The manifest of a live dataflow, validated as any manifest is, then written."""
+    env_names = kind.env_names(env_prefix(account_key))
+    document: dict[str, Any] = {
+        "version": 1,
+        "name": flow.get("name", ""),
+        "description": flow.get("description") or "",
+        "enabled": flow.get("state", "enabled") == "enabled",
+        "destination": {
+            "type": kind.type,
+            "account": account_key,
+            **kind.manifest_fields(target, account),
+            "credentials": {k: f"${{env:{v}}}" for k, v in env_names.items()},
+        },
+        "audiences": [_audience(value) for _, _, value in live_audiences(flow)],
+        "attributes": [path for _, path in live_attributes(flow)],
+    }
+    try:
+        manifest = Manifest.model_validate(document)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"])
+        raise ImportRefused(
+            f"the live dataflow cannot be written as a valid manifest: {where}: {problem['msg']}"
+        ) from None
+    comments = [
+        f"yaml-language-server: $schema={_schema_path(schema_from)}",
+        "",
+        f"Imported from dataflow {flow.get('id', '')}. Set {', '.join(env_names.values())}",
+        "before plan or apply: the platform never gives credentials back.",
+    ]
+    return manifest_yaml(manifest, comments)
 
 
-def _names(credentials: dict[str, str]) -> list[str]:
-    return [ref[len("${env:") : -1] for ref in credentials.values()]
+def _schema_path(schema_from: Path | None) -> str:
+    """The schema's path relative to where the manifest is written (the repository's
+    schemas/ folder when that is found above it, else the published URL)."""
+    if schema_from is None:
+        return "../../" + SCHEMA_FILE.as_posix()
+    here = schema_from.resolve()
+    for folder in (here, *here.parents):
+        if (folder / SCHEMA_FILE).is_file():
+            return Path(os.path.relpath(folder / SCHEMA_FILE, here)).as_posix()
+    return "https://provisioner.dev/schemas/manifest.schema.json"
 
 
-def _audience(value: Resource) -> CommentedMap:
-    audience = CommentedMap(id=value.get("id", ""))
-    if value.get("name"):
-        audience["name"] = value["name"]
-    if value.get("description"):
-        audience["description"] = value["description"]
+def _audience(value: Resource) -> dict[str, str]:
+    audience = {"id": str(value.get("id", ""))}
+    for field in ("name", "description"):
+        if value.get(field):
+            audience[field] = str(value[field])
     return audience
 
 

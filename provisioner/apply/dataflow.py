@@ -14,13 +14,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from provisioner import destinations
 from provisioner.apply.requests import applied_marker, flow_body, target_body
 from provisioner.errors import ProvisionerError
 from provisioner.plan.diff import diff_flow, digest_of
-from provisioner.plan.model import Change, Plan
+from provisioner.plan.model import FlowChange, Plan, TargetChange, patch_json
+from provisioner.plan.specs import flow_from_spec
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import AmbiguousWriteError
-from provisioner.state.desired import SPEC_IDS, DesiredFlow, flow_from_spec
+from provisioner.state.desired import DesiredFlow
 from provisioner.state.live import LiveFlow, ManagedState
 from provisioner.state.marker import read_marker
 
@@ -46,10 +48,10 @@ class DataflowConverger:
 
     def converge(self, name: str) -> list[str]:
         """Target, flow, activation and state as the plan says; then read back and record."""
-        flow_change = self.plan.change_for(name, "flow")
-        target_change = self.plan.change_for(name, "target")
+        flow_change = self.plan.flow_change(name)
+        target_change = self.plan.target_change(name)
         desired = None
-        if flow_change is not None:
+        if flow_change is not None and flow_change.spec is not None:
             desired = flow_from_spec(name, flow_change.spec, flow_change.source)
         done: list[str] = []
         target_id = self._converge_target(name, target_change, desired, done)
@@ -61,7 +63,7 @@ class DataflowConverger:
         return done
 
     def _converge_target(
-        self, name: str, change: Change | None, desired: DesiredFlow | None, done: list[str]
+        self, name: str, change: TargetChange | None, desired: DesiredFlow | None, done: list[str]
     ) -> str:
         if change is None:
             existing = self.managed.flows.get(name)
@@ -77,15 +79,17 @@ class DataflowConverger:
                 self.client.patch(
                     "targetConnections",
                     change.id or "",
-                    change.patch,
+                    patch_json(change.patch),
                     change.etag or "",
                     f"update the target connection of {name}",
                 )
             done.append("updated the target connection")
             return change.id or ""
-        account_key = change.spec["account"]
-        spec_id = SPEC_IDS[change.spec["type"]]
-        body = target_body(name, self.account_id(account_key), spec_id, change.spec["params"])
+        if change.spec is None:
+            raise ProvisionerError(f"the plan records no target connection to make for {name}")
+        spec_id = destinations.by_type(change.spec.type).spec_id
+        account_id = self.account_id(change.spec.account)
+        body = target_body(name, account_id, spec_id, change.spec.params)
         target_id = self._create(
             "targetConnections",
             body,
@@ -107,7 +111,7 @@ class DataflowConverger:
         return find
 
     def _converge_dataflow(
-        self, change: Change, desired: DesiredFlow, target_id: str, done: list[str]
+        self, change: FlowChange, desired: DesiredFlow, target_id: str, done: list[str]
     ) -> str:
         if change.action == "update":
             flow_id = change.id or ""
@@ -116,7 +120,7 @@ class DataflowConverger:
                     self.client.patch(
                         "flows",
                         flow_id,
-                        change.patch,
+                        patch_json(change.patch),
                         change.etag or "",
                         f"update dataflow {change.name}",
                     )
@@ -188,7 +192,7 @@ class DataflowConverger:
         flow_id: str,
         target_id: str,
         desired: DesiredFlow | None,
-        target_change: Change | None,
+        target_change: TargetChange | None,
     ) -> None:
         """Read back until live equals desired (a write may land a moment later), then
         record the digest that later plans compare against to see drift."""
@@ -243,7 +247,10 @@ def _settled_by_read_back() -> Iterator[None]:
 
 
 def _mismatches(
-    flow: Resource, target: Resource, desired: DesiredFlow | None, target_change: Change | None
+    flow: Resource,
+    target: Resource,
+    desired: DesiredFlow | None,
+    target_change: TargetChange | None,
 ) -> list[str]:
     problems = []
     wanted: Any
@@ -257,7 +264,7 @@ def _mismatches(
         wanted = desired.target_params
     else:
         wanted = (
-            target_change.patch[0]["value"]
+            target_change.patch[0].as_json().get("value")
             if target_change and target_change.patch
             else target.get("params")
         )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioner import destinations
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, PROFILE_SPEC_ID, SPEC_VERSION
-from provisioner.state.desired import AUTH_SPECS, DesiredAccount, DesiredFlow, auth_params
+from provisioner.state.desired import DesiredAccount, DesiredFlow, auth_params
 from provisioner.state.marker import PROFILE_BASE_NAME, PROFILE_SOURCE_NAME, marker
 
 Body = dict[str, Any]
@@ -48,7 +49,10 @@ def account_body(account: DesiredAccount) -> Body:
         "name": account.key,
         "description": account_marker(account),
         "connectionSpec": spec_ref(account.spec_id),
-        "auth": {"specName": AUTH_SPECS[account.type], "params": auth_params(account)},
+        "auth": {
+            "specName": destinations.by_type(account.type).auth_spec,
+            "params": auth_params(account),
+        },
     }
 
 

@@ -23,14 +23,16 @@ from provisioner.apply.requests import (
     profile_source_body,
 )
 from provisioner.errors import ProvisionerError
-from provisioner.plan.model import Change, Plan, ResourceType
+from provisioner.plan.model import (
+    AccountChange,
+    AnyChange,
+    Plan,
+    SourceChange,
+)
+from provisioner.plan.specs import account_from_spec
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import PROFILE_SPEC_ID
-from provisioner.state.desired import (
-    DesiredAccount,
-    account_from_spec,
-    resolve_account_secrets,
-)
+from provisioner.state.desired import DesiredAccount, resolve_account_secrets
 from provisioner.state.live import ManagedState
 from provisioner.state.marker import read_marker
 
@@ -81,34 +83,29 @@ class Applier:
     # the order --------------------------------------------------------------------------
 
     def run(self) -> ApplyReport:
-        by_type = {
-            t: [c for c in self.plan.changes if c.type == t]
-            for t in ("source", "account", "target", "flow")
-        }
-        flows = sorted(
-            {c.name for c in by_type["target"] + by_type["flow"] if c.action != "delete"}
-        )
-        deleted = sorted(
-            {c.name for c in by_type["flow"] + by_type["target"] if c.action == "delete"}
-        )
-        for change in by_type["source"]:
-            if change.action != "delete":
-                self._unit("profile source", partial(self._source, change))
+        sources = [c for c in self.plan.changes if isinstance(c, SourceChange)]
+        accounts = [c for c in self.plan.changes if isinstance(c, AccountChange)]
+        dataflow_parts = [c for c in self.plan.changes if c.type in ("target", "flow")]
+        flows = sorted({c.name for c in dataflow_parts if c.action != "delete"})
+        deleted = sorted({c.name for c in dataflow_parts if c.action == "delete"})
+        for source in sources:
+            if source.action != "delete":
+                self._unit("profile source", partial(self._source, source))
         for name in flows:
             self._unit(f"dataflow {name}", partial(self._retire_replaced, name))
-        for change in by_type["account"]:
-            if change.action != "delete":
-                self._account_unit(change)
+        for account in accounts:
+            if account.action != "delete":
+                self._account_unit(account)
         for name in flows:
             self._unit(f"dataflow {name}", partial(self.converger.converge, name))
         for name in deleted:
             self._unit(f"dataflow {name}", partial(self._delete_flow, name))
-        for change in by_type["account"]:
-            if change.action == "delete":
-                self._unit(f"account {change.name}", partial(self._delete, change))
-        for change in by_type["source"]:
-            if change.action == "delete":
-                self._unit("profile source", partial(self._delete_source, change))
+        for account in accounts:
+            if account.action == "delete":
+                self._unit(f"account {account.name}", partial(self._delete, account))
+        for source in sources:
+            if source.action == "delete":
+                self._unit("profile source", partial(self._delete_source, source))
         return self.report
 
     def _unit(self, unit: str, work: Callable[[], list[str]]) -> None:
@@ -137,10 +134,10 @@ class Applier:
 
     # the profile source -------------------------------------------------------------
 
-    def _source(self, change: Change) -> list[str]:
+    def _source(self, change: SourceChange) -> list[str]:
         if self.source_id:  # made since the plan (another apply): one per sandbox is enough
             return []
-        base = change.spec.get("reuse_base") or self._create(
+        base = change.reuse_base or self._create(
             "connections",
             profile_base_body(),
             "create the profile base connection",
@@ -165,14 +162,16 @@ class Applier:
 
     # accounts -------------------------------------------------------------------------
 
-    def _account_unit(self, change: Change) -> None:
+    def _account_unit(self, change: AccountChange) -> None:
         unit = f"account {change.name}"
         before = len(self.report.failed)
         self._unit(unit, lambda: self._account(change))
         if len(self.report.failed) > before:
             self.failed_accounts[change.name] = self.report.failed[-1].message
 
-    def _account(self, change: Change) -> list[str]:
+    def _account(self, change: AccountChange) -> list[str]:
+        if change.spec is None:
+            raise ProvisionerError(f"the plan records no account to make for {change.name}")
         account = account_from_spec(change.name, change.spec)
         resolve_account_secrets(account, None)
         if change.action == "update":
@@ -226,15 +225,13 @@ class Applier:
     def _retire_replaced(self, name: str) -> list[str]:
         """A replaced dataflow's old flow and target go first: its account may be replaced."""
         done = []
-        pairs: tuple[tuple[str, ResourceType], ...] = (
-            ("flows", "flow"),
-            ("targetConnections", "target"),
-        )
-        for kind, resource_type in pairs:
-            change = self.plan.change_for(name, resource_type)
+        for kind, change in (
+            ("flows", self.plan.flow_change(name)),
+            ("targetConnections", self.plan.target_change(name)),
+        ):
             if change is not None and change.action == "replace" and change.id:
-                self.client.delete(kind, change.id, f"delete the old {resource_type} of {name}")
-                done.append(f"deleted the old {resource_type}")
+                self.client.delete(kind, change.id, f"delete the old {change.type} of {name}")
+                done.append(f"deleted the old {change.type}")
         return done
 
     def _account_id(self, key: str) -> str:
@@ -256,16 +253,16 @@ class Applier:
             done += self._delete(change)
         return done
 
-    def _delete(self, change: Change) -> list[str]:
+    def _delete(self, change: AnyChange) -> list[str]:
         kind = {"flow": "flows", "target": "targetConnections", "account": "connections"}
         self.client.delete(
             kind[change.type], change.id or "", f"delete {change.type} {change.name}"
         )
         return [f"deleted the {change.type}"]
 
-    def _delete_source(self, change: Change) -> list[str]:
+    def _delete_source(self, change: SourceChange) -> list[str]:
         self.client.delete("sourceConnections", change.id or "", "delete the profile source")
-        base = change.spec.get("base_id")
+        base = change.base_id
         if base:
             self.client.delete("connections", base, "delete the profile base connection")
         return ["deleted the profile source and base connections"]

@@ -91,7 +91,8 @@ class EventHubsDestination(StrictModel):
     credentials: EventHubsCredentials
 
 
-Destination = Annotated[KinesisDestination | EventHubsDestination, Field(discriminator="type")]
+DestinationModel = KinesisDestination | EventHubsDestination
+Destination = Annotated[DestinationModel, Field(discriminator="type")]
 DESTINATION_TYPES = ("amazon-kinesis", "azure-event-hubs")
 
 

@@ -5,20 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner import destinations
 from provisioner.errors import ProvisionerError
 from provisioner.plan.diff import FlowDiff, diff_flow, digest_of, live_audiences
 from provisioner.plan.model import (
     SENSITIVE,
+    AccountChange,
+    AnyChange,
     AttributeChanges,
     AudienceChanges,
-    Change,
     FieldChange,
+    FlowChange,
+    PatchOp,
     Plan,
     PlanTarget,
+    PlanWarning,
     ResourceType,
+    SourceChange,
+    TargetChange,
+    TargetSpec,
     summarize,
 )
-from provisioner.state.desired import TYPES_BY_SPEC, DesiredAccount, DesiredFlow, DesiredState
+from provisioner.plan.specs import account_spec, flow_spec
+from provisioner.state.desired import DesiredAccount, DesiredFlow, DesiredState
 from provisioner.state.live import LiveFlow, ManagedState
 from provisioner.state.marker import read_marker
 
@@ -33,7 +42,7 @@ class ConflictError(ProvisionerError):
 class _Planning:
     desired: DesiredState
     managed: ManagedState
-    changes: list[Change] = field(default_factory=list)
+    changes: list[AnyChange] = field(default_factory=list)
     unchanged: int = 0
     replaced_accounts: set[str] = field(default_factory=set)
 
@@ -61,6 +70,7 @@ def make_plan(
         summary=summarize(changes, work.unchanged),
         changes=changes,
         prune=prune,
+        warnings=plan_warnings(changes),
         notes=notes,
     )
 
@@ -86,50 +96,36 @@ def _plan_source(work: _Planning) -> None:
         work.unchanged += 1
         return
     work.changes.append(
-        Change(
+        SourceChange(
             action="create",
-            type="source",
             name="profile",
-            spec={"reuse_base": (work.managed.profile_base or {}).get("id")},
+            reuse_base=(work.managed.profile_base or {}).get("id"),
         )
     )
 
 
-def _account_spec(account: DesiredAccount) -> dict[str, Any]:
-    return {
-        "type": account.type,
-        "place": account.place,
-        "credentials": account.references,
-        "base_dir": account.base_dir,
-        "fingerprint": account.fingerprint,
-    }
-
-
 def _plan_account(work: _Planning, account: DesiredAccount) -> None:
     live = work.managed.accounts.get(account.key)
-    spec = _account_spec(account)
-    credentials = FieldChange(field="credentials", before=None, after=SENSITIVE, sensitive=True)
+    spec = account_spec(account)
+    credentials = FieldChange(path="credentials", before=None, after=SENSITIVE, sensitive=True)
     if live is None:
         work.changes.append(
-            Change(
-                action="create", type="account", name=account.key, spec=spec, fields=[credentials]
-            )
+            AccountChange(action="create", name=account.key, spec=spec, fields=[credentials])
         )
         return
-    live_type = TYPES_BY_SPEC.get(live["connectionSpec"]["id"], "unknown")
+    live_type = _type_of(live)
     if live_type != account.type:
         work.replaced_accounts.add(account.key)
         work.changes.append(
-            Change(
+            AccountChange(
                 action="replace",
-                type="account",
                 name=account.key,
                 **_seen(live),
                 spec=spec,
                 sensitive=True,
                 destructive=True,
                 fields=[
-                    FieldChange(field="type", before=live_type, after=account.type),
+                    FieldChange(path="type", before=live_type, after=account.type),
                     credentials,
                 ],
                 reason="an account's type cannot change in place",
@@ -141,9 +137,8 @@ def _plan_account(work: _Planning, account: DesiredAccount) -> None:
         work.unchanged += 1
         return
     work.changes.append(
-        Change(
+        AccountChange(
             action="update",
-            type="account",
             name=account.key,
             **_seen(live),
             spec=spec,
@@ -156,7 +151,7 @@ def _plan_account(work: _Planning, account: DesiredAccount) -> None:
 def _account_fields(live: Resource, account: DesiredAccount) -> list[FieldChange]:
     params = (live.get("auth") or {}).get("params") or {}
     fields = [
-        FieldChange(field=k, before=params.get(k), after=v)
+        FieldChange(path=k, before=params.get(k), after=v)
         for k, v in account.place.items()
         if params.get(k) != v
     ]
@@ -164,7 +159,7 @@ def _account_fields(live: Resource, account: DesiredAccount) -> list[FieldChange
     if recorded != account.fingerprint:
         before = SENSITIVE if recorded else "(not recorded: adopt)"
         fields.append(
-            FieldChange(field="credentials", before=before, after=SENSITIVE, sensitive=True)
+            FieldChange(path="credentials", before=before, after=SENSITIVE, sensitive=True)
         )
     return fields
 
@@ -182,18 +177,6 @@ def _plan_flow(work: _Planning, flow: DesiredFlow) -> None:
     _plan_flow_update(work, live, flow)
 
 
-def _flow_spec(flow: DesiredFlow) -> dict[str, Any]:
-    return {
-        "description": flow.description,
-        "enabled": flow.enabled,
-        "type": flow.type,
-        "account": flow.account,
-        "target_params": flow.target_params,
-        "audiences": [vars(a) for a in flow.audiences.values()],
-        "attributes": flow.attributes,
-    }
-
-
 def _audience_names(flow: DesiredFlow, live: Resource | None = None) -> dict[str, str]:
     names = {i: v["name"] for _, i, v in live_audiences(live) if v.get("name")} if live else {}
     names.update({i: a.name for i, a in flow.audiences.items() if a.name})
@@ -207,11 +190,10 @@ def _plan_new_flow(work: _Planning, flow: DesiredFlow) -> None:
     else:
         work.changes.append(target)
     work.changes += [
-        Change(
+        FlowChange(
             action="create",
-            type="flow",
             name=flow.name,
-            spec=_flow_spec(flow),
+            spec=flow_spec(flow),
             source=flow.source,
             audiences=AudienceChanges(add=sorted(flow.audiences)),
             attributes=AttributeChanges(add=sorted(flow.attributes)),
@@ -220,10 +202,10 @@ def _plan_new_flow(work: _Planning, flow: DesiredFlow) -> None:
     ]
 
 
-def _new_target(work: _Planning, flow: DesiredFlow) -> Change | None:
+def _new_target(work: _Planning, flow: DesiredFlow) -> TargetChange | None:
     """The target for a new dataflow: created, or one an interrupted apply left, reused
     (updated if its params differ; None when it is reused as it is)."""
-    spec = {"type": flow.type, "account": flow.account, "params": flow.target_params}
+    spec = TargetSpec(type=flow.type, account=flow.account, params=flow.target_params)
     idle = work.managed.idle_targets.get(flow.name)
     account = work.managed.accounts.get(flow.account)
     reusable = (
@@ -233,24 +215,23 @@ def _new_target(work: _Planning, flow: DesiredFlow) -> Change | None:
         and idle["connectionSpec"]["id"] == flow.spec_id
     )
     if not reusable or idle is None:
-        return Change(action="create", type="target", name=flow.name, source=flow.source, spec=spec)
+        return TargetChange(action="create", name=flow.name, source=flow.source, spec=spec)
     fields = _param_fields(idle, flow.target_params)
     if not fields:
         return None
-    return Change(
+    return TargetChange(
         action="update",
-        type="target",
         name=flow.name,
         **_seen(idle),
         fields=fields,
         source=flow.source,
-        patch=[{"op": "replace", "path": "/params", "value": flow.target_params}],
+        patch=[PatchOp(op="replace", path="/params", value=flow.target_params)],
         reason="left by an interrupted apply; reused",
     )
 
 
 def _replace_reason(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> str:
-    live_type = TYPES_BY_SPEC.get(live.target["connectionSpec"]["id"], "unknown")
+    live_type = _type_of(live.target)
     if live_type != flow.type:
         return f"the destination type changes ({live_type} to {flow.type})"
     if flow.account in work.replaced_accounts:
@@ -263,22 +244,20 @@ def _replace_reason(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> str:
 
 def _plan_replaced_flow(work: _Planning, live: LiveFlow, flow: DesiredFlow, reason: str) -> None:
     for change in (
-        Change(
+        TargetChange(
             action="replace",
-            type="target",
             name=flow.name,
             **_seen(live.target),
             source=flow.source,
             destructive=True,
             reason=reason,
-            spec={"type": flow.type, "account": flow.account, "params": flow.target_params},
+            spec=TargetSpec(type=flow.type, account=flow.account, params=flow.target_params),
         ),
-        Change(
+        FlowChange(
             action="replace",
-            type="flow",
             name=flow.name,
             **_seen(live.flow),
-            spec=_flow_spec(flow),
+            spec=flow_spec(flow),
             source=flow.source,
             destructive=True,
             reason=reason,
@@ -296,15 +275,14 @@ def _plan_target_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> N
         work.unchanged += 1
         return
     work.changes.append(
-        Change(
+        TargetChange(
             action="update",
-            type="target",
             name=flow.name,
             **_seen(live.target),
             fields=fields,
             source=flow.source,
             drift=_drifted(live),
-            patch=[{"op": "replace", "path": "/params", "value": flow.target_params}],
+            patch=[PatchOp(op="replace", path="/params", value=flow.target_params)],
         )
     )
 
@@ -317,22 +295,21 @@ def _plan_flow_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> Non
     work.changes.append(_flow_update(live, flow, diff))
 
 
-def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> Change:
-    fields = [FieldChange(field=k, before=b, after=a) for k, (b, a) in diff.fields.items()]
+def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> FlowChange:
+    fields = [FieldChange(path=k, before=b, after=a) for k, (b, a) in diff.fields.items()]
     if diff.enabled:
-        fields.append(FieldChange(field="enabled", before=diff.enabled[0], after=diff.enabled[1]))
+        fields.append(FieldChange(path="enabled", before=diff.enabled[0], after=diff.enabled[1]))
     live_count = len(live_audiences(live.flow))
     removed = len(diff.audiences.removed)
     heavy = live_count > 0 and removed * 2 > live_count
-    return Change(
+    return FlowChange(
         action="update",
-        type="flow",
         name=flow.name,
         **_seen(live.flow),
         source=flow.source,
         fields=fields,
-        patch=diff.patch,
-        spec=_flow_spec(flow),
+        patch=[PatchOp.model_validate(op) for op in diff.patch],
+        spec=flow_spec(flow),
         enable=diff.enabled[1] if diff.enabled else None,
         audiences=AudienceChanges(
             add=diff.audiences.added,
@@ -397,7 +374,7 @@ def _account_key(managed: ManagedState, target: Resource) -> str:
 def _param_fields(target: Resource, wanted: dict[str, str]) -> list[FieldChange]:
     params = target.get("params") or {}
     return [
-        FieldChange(field=f"params.{k}", before=params.get(k), after=v)
+        FieldChange(path=f"params.{k}", before=params.get(k), after=v)
         for k, v in wanted.items()
         if params.get(k) != v
     ]
@@ -408,17 +385,61 @@ def _seen(live: Resource) -> dict[str, Any]:
     return {"id": live["id"], "etag": live.get("etag")}
 
 
+_KINDS: dict[ResourceType, type[AnyChange]] = {
+    "flow": FlowChange,
+    "target": TargetChange,
+    "account": AccountChange,
+    "source": SourceChange,
+}
+
+
 def delete_change(
     kind: ResourceType,
     name: str,
     resource: Resource,
     reason: str = "no manifest names it (--prune)",
-) -> Change:
-    return Change(
+) -> AnyChange:
+    return _KINDS[kind](
         action="delete",
-        type=kind,
         name=name,
         **_seen(resource),
         destructive=kind == "flow",
         reason=reason,
     )
+
+
+def _type_of(live: Resource) -> str:
+    found = destinations.by_spec_id(str((live.get("connectionSpec") or {}).get("id", "")))
+    return found.type if found else "unknown"
+
+
+def plan_warnings(changes: list[AnyChange]) -> list[PlanWarning]:
+    """The banners every rendering shows, as data: what needs a reviewer's eye."""
+    found = []
+    destructive = [c for c in changes if c.destructive]
+    if destructive:
+        found.append(
+            PlanWarning(
+                kind="destructive",
+                names=[c.name for c in destructive],
+                message=f"{len(destructive)} change(s) delete or replace dataflows, "
+                "connections or audiences",
+            )
+        )
+    sensitive = [c.name for c in changes if c.sensitive]
+    if sensitive:
+        found.append(
+            PlanWarning(
+                kind="credentials",
+                names=sensitive,
+                message=f"{len(sensitive)} account(s) get new credentials",
+            )
+        )
+    drifted = [c.name for c in changes if c.drift]
+    if drifted:
+        found.append(
+            PlanWarning(
+                kind="drift", names=drifted, message="changed outside provisioner, to be put back"
+            )
+        )
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from provisioner.plan.build import delete_change
-from provisioner.plan.model import Change, Plan, PlanTarget, summarize
+from provisioner.plan.model import AnyChange, Plan, PlanTarget, SourceChange, summarize
 from provisioner.state.live import ManagedState
 
 REASON = "destroy"
@@ -13,7 +13,7 @@ REASON = "destroy"
 
 def destroy_plan(names: Iterable[str], managed: ManagedState, target: PlanTarget) -> Plan:
     doomed = sorted(set(names) & (set(managed.flows) | set(managed.idle_targets)))
-    changes: list[Change] = []
+    changes: list[AnyChange] = []
     for name in doomed:
         live = managed.flows.get(name)
         if live is not None:
@@ -30,7 +30,8 @@ def destroy_plan(names: Iterable[str], managed: ManagedState, target: PlanTarget
     if not remaining and doomed and managed.profile_source is not None:
         source = managed.profile_source
         change = delete_change("source", "profile", source, REASON)
-        change.spec = {"base_id": source.get("baseConnectionId")}
+        assert isinstance(change, SourceChange)
+        change.base_id = source.get("baseConnectionId")
         changes.append(change)
     unchanged = len(managed.flows) - len([n for n in doomed if n in managed.flows])
     return Plan(target=target, summary=summarize(changes, unchanged), changes=changes)

@@ -1,25 +1,33 @@
-"""The plan: pure data. What would change, on what, against which etag; no I/O here.
+"""The plan: pure, typed data. What would change, on what, against which etag; no I/O here.
 
 Its JSON form is contract section 4 (`format_version`, `target`, `summary`, `changes` with
 `action`, `type`, `name`, `id`, `audiences`, `attributes`), with more fields beside them.
-A saved plan adds a checksum of everything else, so an edited file is refused.
+Each change kind is its own model (a union discriminated by `type`), so what `apply`
+consumes is exactly what the published schema describes: no change carries an untyped
+object.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from provisioner import __version__
 
 FORMAT_VERSION: Literal["1"] = "1"
 Action = Literal["create", "update", "replace", "delete"]
 ResourceType = Literal["flow", "account", "target", "source"]
+WarningKind = Literal[
+    "destructive", "credentials", "drift", "duplicate", "duplicate-export", "threshold"
+]
 ACTIONS: tuple[Action, ...] = ("create", "update", "replace", "delete")
+RESOURCE_TYPES: tuple[ResourceType, ...] = ("source", "account", "target", "flow")
 SENSITIVE = "(sensitive)"
+FieldValue = str | bool | int | None
+Params = dict[str, str]
 
 
 class Model(BaseModel):
@@ -32,6 +40,8 @@ class PlanTarget(Model):
     url: str
     org: str
     sandbox: str
+    environment: str | None = Field(default=None, description="The project file's environment.")
+    project: str = Field(default="default", description="The ownership scope.")
 
 
 class Summary(Model):
@@ -40,6 +50,99 @@ class Summary(Model):
     replace: int = 0
     delete: int = 0
     unchanged: int = 0
+
+
+class PlanWarning(Model):
+    kind: WarningKind
+    names: list[str] = Field(default_factory=list)
+    message: str
+
+
+# JSON Patch operations, typed by what the tool puts in them ---------------------------
+
+
+class Sparse(BaseModel):
+    """Written without its unset fields, as the platform's JSON Patch bodies are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_serializer(mode="wrap")
+    def _without_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class SegmentValue(Sparse):
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+class SegmentSelector(Sparse):
+    type: Literal["PLATFORM_SEGMENT"] = "PLATFORM_SEGMENT"
+    value: SegmentValue
+
+
+class ProfileValue(Sparse):
+    path: str | None = None
+    operator: Literal["EXISTS"] | None = None
+
+
+class ProfileSelector(Sparse):
+    type: Literal["JSON_PATH"] = "JSON_PATH"
+    value: ProfileValue
+
+
+PatchValue = SegmentSelector | ProfileSelector | Params | str
+
+
+class PatchOp(Sparse):
+    op: Literal["add", "remove", "replace"]
+    path: str
+    value: PatchValue | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The operation as sent."""
+        return self.model_dump(mode="json")
+
+
+def patch_json(ops: list[PatchOp]) -> list[dict[str, Any]]:
+    return [op.as_json() for op in ops]
+
+
+# what a change creates -----------------------------------------------------------------
+
+
+class AudienceSpec(Model):
+    id: str
+    name: str | None = None
+    description: str | None = None
+
+
+class FlowSpec(Model):
+    description: str
+    enabled: bool
+    type: str = Field(description="The destination type, such as amazon-kinesis.")
+    account: str
+    target_params: Params
+    audiences: list[AudienceSpec]
+    attributes: list[str]
+
+
+class TargetSpec(Model):
+    type: str
+    account: str
+    params: Params
+
+
+class AccountSpec(Model):
+    type: str
+    place: Params = Field(description="The non-secret auth params: region, or namespace.")
+    credentials: Params = Field(description="Secret references only, never values.")
+    base_dir: str = Field(description="Where ${file:} references are resolved from.")
+    fingerprint: str | None = None
+
+
+# changes -------------------------------------------------------------------------------
 
 
 class AudienceChanges(Model):
@@ -54,34 +157,60 @@ class AttributeChanges(Model):
 
 
 class FieldChange(Model):
-    field: str
-    before: Any = None
-    after: Any = None
+    path: str
+    before: FieldValue = None
+    after: FieldValue = None
     sensitive: bool = False
 
 
-class Change(Model):
+class ChangeBase(Model):
     action: Action
-    type: ResourceType
     name: str = Field(description="The dataflow's name, the account's key, or 'profile'.")
     id: str | None = Field(default=None, description="The live object's id (not for creates).")
     etag: str | None = Field(default=None, description="The etag the change was computed against.")
-    audiences: AudienceChanges | None = None
-    attributes: AttributeChanges | None = None
-    audience_names: dict[str, str] = Field(default_factory=dict)
     fields: list[FieldChange] = Field(default_factory=list)
-    patch: list[dict[str, Any]] = Field(
-        default_factory=list, description="The exact JSON Patch apply sends (If-Match: etag)."
-    )
-    enable: bool | None = Field(default=None, description="Enable (true) or disable the flow.")
-    spec: dict[str, Any] = Field(
-        default_factory=dict, description="What a create makes; secrets as references only."
-    )
     drift: bool = Field(default=False, description="Changed outside provisioner since applied.")
     sensitive: bool = Field(default=False, description="Touches credentials.")
     destructive: bool = Field(default=False, description="Deletes or replaces, needs consent.")
     reason: str = ""
     source: str = Field(default="", description="The manifest location, FILE:LINE:COL.")
+
+
+class SourceChange(ChangeBase):
+    type: Literal["source"] = "source"
+    reuse_base: str | None = Field(default=None, description="A profile base to reuse.")
+    base_id: str | None = Field(default=None, description="The base a delete also removes.")
+
+
+class AccountChange(ChangeBase):
+    type: Literal["account"] = "account"
+    spec: AccountSpec | None = None
+
+
+class TargetChange(ChangeBase):
+    type: Literal["target"] = "target"
+    spec: TargetSpec | None = None
+    patch: list[PatchOp] = Field(
+        default_factory=list, description="The exact JSON Patch apply sends (If-Match: etag)."
+    )
+
+
+class FlowChange(ChangeBase):
+    type: Literal["flow"] = "flow"
+    spec: FlowSpec | None = None
+    audiences: AudienceChanges | None = None
+    attributes: AttributeChanges | None = None
+    audience_names: dict[str, str] = Field(default_factory=dict)
+    patch: list[PatchOp] = Field(
+        default_factory=list, description="The exact JSON Patch apply sends (If-Match: etag)."
+    )
+    enable: bool | None = Field(default=None, description="Enable (true) or disable the flow.")
+
+
+Change = Annotated[
+    SourceChange | AccountChange | TargetChange | FlowChange, Field(discriminator="type")
+]
+AnyChange = SourceChange | AccountChange | TargetChange | FlowChange
 
 
 class Plan(Model):
@@ -101,43 +230,76 @@ class Plan(Model):
     summary: Summary
     changes: list[Change]
     prune: bool = False
+    only: list[str] = Field(default_factory=list, description="--only names; empty: all.")
+    warnings: list[PlanWarning] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     checksum: str | None = Field(default=None, description="sha256 of the rest (saved plans).")
+    signature: str | None = Field(
+        default=None, description="HMAC-SHA256 of the rest, keyed by PROVISIONER_PLAN_KEY."
+    )
 
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
 
     @property
-    def destructive(self) -> list[Change]:
+    def destructive(self) -> list[AnyChange]:
         return [c for c in self.changes if c.destructive]
 
     @property
-    def sensitive(self) -> list[Change]:
+    def sensitive(self) -> list[AnyChange]:
         return [c for c in self.changes if c.sensitive]
 
-    def change_for(self, name: str, kind: ResourceType) -> Change | None:
-        """The create, update or replace of one resource of a dataflow, if planned."""
+    def flow_change(self, name: str) -> FlowChange | None:
+        """The create, update or replace of a dataflow's flow, if planned."""
         return next(
-            (c for c in self.changes if c.name == name and c.type == kind and c.action != "delete"),
+            (
+                c
+                for c in self.changes
+                if isinstance(c, FlowChange) and c.name == name and c.action != "delete"
+            ),
+            None,
+        )
+
+    def target_change(self, name: str) -> TargetChange | None:
+        """The create, update or replace of a dataflow's target connection, if planned."""
+        return next(
+            (
+                c
+                for c in self.changes
+                if isinstance(c, TargetChange) and c.name == name and c.action != "delete"
+            ),
             None,
         )
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
-    def sealed(self) -> Plan:
-        """A copy carrying the checksum of its own content."""
-        return self.model_copy(update={"checksum": content_checksum(self)})
+    def sealed(self, key: bytes | None = None) -> Plan:
+        """A copy carrying the checksum of its own content (and a signature, given a key)."""
+        sealed = self.model_copy(update={"checksum": content_checksum(self), "signature": None})
+        if key:
+            sealed.signature = content_signature(sealed, key)
+        return sealed
+
+
+def _canonical(plan: Plan, exclude: set[str]) -> bytes:
+    body = plan.model_dump(mode="json", exclude=exclude)
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def content_checksum(plan: Plan) -> str:
-    body = plan.model_dump(mode="json", exclude={"checksum"})
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+    return "sha256:" + hashlib.sha256(_canonical(plan, {"checksum", "signature"})).hexdigest()
 
 
-def summarize(changes: list[Change], unchanged: int) -> Summary:
+def content_signature(plan: Plan, key: bytes) -> str:
+    import hmac
+
+    digest = hmac.new(key, _canonical(plan, {"signature"}), hashlib.sha256).hexdigest()
+    return "hmac-sha256:" + digest
+
+
+def summarize(changes: list[AnyChange], unchanged: int) -> Summary:
     counts = {action: sum(1 for c in changes if c.action == action) for action in ACTIONS}
     return Summary(**counts, unchanged=unchanged)
 

@@ -17,11 +17,11 @@ from pydantic import ValidationError
 
 from provisioner.errors import ProvisionerError
 from provisioner.manifest.secrets import SecretResolutionError
-from provisioner.plan.model import Change, Plan, PlanTarget, content_checksum
+from provisioner.plan.model import AccountChange, AnyChange, Plan, PlanTarget, content_checksum
+from provisioner.plan.specs import account_from_spec
 from provisioner.platform.redact import REDACTOR
 from provisioner.state.desired import (
     FINGERPRINT_KEY_VARIABLE,
-    account_from_spec,
     fingerprint,
     resolve_account_secrets,
 )
@@ -59,7 +59,7 @@ def check_target(plan: Plan, current: PlanTarget) -> None:
         )
 
 
-def unit_of(change: Change) -> str:
+def unit_of(change: AnyChange) -> str:
     if change.type == "source":
         return "profile source"
     return f"account {change.name}" if change.type == "account" else f"dataflow {change.name}"
@@ -77,7 +77,7 @@ def refusals(
     return refused
 
 
-def _current(change: Change, managed: ManagedState) -> Resource | None:
+def _current(change: AnyChange, managed: ManagedState) -> Resource | None:
     if change.type == "account":
         return managed.accounts.get(change.name)
     if change.type == "source":
@@ -88,7 +88,7 @@ def _current(change: Change, managed: ManagedState) -> Resource | None:
     return live.target if live else managed.idle_targets.get(change.name)
 
 
-def _stale(change: Change, managed: ManagedState) -> str:
+def _stale(change: AnyChange, managed: ManagedState) -> str:
     current = _current(change, managed)
     what = f"{change.type} {change.name}"
     if change.action == "create":
@@ -105,8 +105,8 @@ def _stale(change: Change, managed: ManagedState) -> str:
     return ""
 
 
-def _secret_moved(change: Change, plan: Plan, environ: Mapping[str, str] | None) -> str:
-    if change.type != "account" or change.action == "delete":
+def _secret_moved(change: AnyChange, plan: Plan, environ: Mapping[str, str] | None) -> str:
+    if not isinstance(change, AccountChange) or change.spec is None:
         return ""
     account = account_from_spec(change.name, change.spec)
     try:
@@ -117,7 +117,7 @@ def _secret_moved(change: Change, plan: Plan, environ: Mapping[str, str] | None)
         REDACTOR.add(ref.reveal())
     key = (environ if environ is not None else os.environ).get(FINGERPRINT_KEY_VARIABLE)
     now = fingerprint(account, plan.target.org, plan.target.sandbox, key)
-    if now != change.spec.get("fingerprint"):
+    if now != change.spec.fingerprint:
         return (
             f"a secret of account {change.name} now resolves to another value than when "
             "the plan was made"

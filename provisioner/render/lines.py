@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from provisioner.plan.model import Change, Plan
+from provisioner.plan.model import AnyChange, FlowChange, Plan, PlanWarning, TargetChange
 from provisioner.platform.target import describe_where
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
@@ -17,7 +17,7 @@ TYPE_WORDS = {
 }
 
 
-def heading(change: Change) -> str:
+def heading(change: AnyChange) -> str:
     """`~ dataflow orders (id 1234)`."""
     where = f" (id {change.id})" if change.id else ""
     if change.type == "source":  # one per sandbox, shared by every dataflow
@@ -25,7 +25,7 @@ def heading(change: Change) -> str:
     return f"{SYMBOLS[change.action]} {TYPE_WORDS[change.type]} {change.name}{where}"
 
 
-def labels(change: Change) -> list[str]:
+def labels(change: AnyChange) -> list[str]:
     found = []
     if change.drift:
         found.append("drift: changed outside provisioner since the last apply")
@@ -38,18 +38,19 @@ def labels(change: Change) -> list[str]:
     return found
 
 
-def detail_lines(change: Change) -> list[tuple[str, str]]:
+def detail_lines(change: AnyChange) -> list[tuple[str, str]]:
     """(symbol, text) for each field, audience and attribute line of a change."""
     lines = [
-        ("~" if change.action != "create" else "+", _field_text(f.field, f.before, f.after))
+        ("~" if change.action != "create" else "+", _field_text(f.path, f.before, f.after))
         for f in change.fields
     ]
-    if change.enable is not None:
+    if isinstance(change, FlowChange) and change.enable is not None:
         lines = [line for line in lines if not line[1].startswith("enabled")]
         lines.append(("~", f"enabled: {_shown(not change.enable)} -> {_shown(change.enable)}"))
-    if change.type == "target" and change.action in ("create", "replace"):
-        lines += [("+", f"{k}: {_shown(v)}") for k, v in change.spec.get("params", {}).items()]
-    lines += _audience_lines(change) + _attribute_lines(change)
+    if isinstance(change, TargetChange) and change.spec and change.action in ("create", "replace"):
+        lines += [("+", f"{k}: {_shown(v)}") for k, v in change.spec.params.items()]
+    if isinstance(change, FlowChange):
+        lines += _audience_lines(change) + _attribute_lines(change)
     return lines
 
 
@@ -65,7 +66,7 @@ def _shown(value: Any) -> str:
     return json.dumps(value)
 
 
-def _audience_lines(change: Change) -> list[tuple[str, str]]:
+def _audience_lines(change: FlowChange) -> list[tuple[str, str]]:
     if change.audiences is None:
         return []
 
@@ -80,7 +81,7 @@ def _audience_lines(change: Change) -> list[tuple[str, str]]:
     )
 
 
-def _attribute_lines(change: Change) -> list[tuple[str, str]]:
+def _attribute_lines(change: FlowChange) -> list[tuple[str, str]]:
     if change.attributes is None:
         return []
     return [("+", f"attribute {p}") for p in change.attributes.add] + [
@@ -104,19 +105,21 @@ def target_line(plan: Plan) -> str:
 
 
 def warnings(plan: Plan) -> list[str]:
-    found = []
-    destructive = plan.destructive
-    if destructive:
-        names = ", ".join(f"{TYPE_WORDS[c.type]} {c.name}" for c in destructive)
-        found.append(
-            f"Destructive: {len(destructive)} change(s) delete or replace dataflows, "
-            f"connections or audiences: {names}"
-        )
-    sensitive = plan.sensitive
-    if sensitive:
-        names = ", ".join(c.name for c in sensitive)
-        found.append(f"Credentials: {len(sensitive)} account(s) get new credentials: {names}")
-    drifted = [c.name for c in plan.changes if c.drift]
-    if drifted:
-        found.append(f"Drift: changed outside provisioner, to be put back: {', '.join(drifted)}")
-    return found
+    """`Title: message: names`, one per warning of the plan."""
+    return [f"{_WARNING_TITLES[w.kind]}: {w.message}: {_names(plan, w)}" for w in plan.warnings]
+
+
+def _names(plan: Plan, warning: PlanWarning) -> str:
+    if warning.kind == "destructive":  # what kind of object goes matters as much as its name
+        return ", ".join(f"{TYPE_WORDS[c.type]} {c.name}" for c in plan.destructive)
+    return ", ".join(warning.names)
+
+
+_WARNING_TITLES = {
+    "destructive": "Destructive",
+    "credentials": "Credentials",
+    "drift": "Drift",
+    "duplicate": "Duplicate",
+    "duplicate-export": "Duplicate export",
+    "threshold": "Threshold",
+}

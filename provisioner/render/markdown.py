@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from provisioner.plan.model import Change, Plan
+from provisioner.plan.model import AnyChange, FlowChange, Plan
 from provisioner.render.lines import (
     SYMBOLS,
     TYPE_WORDS,
@@ -78,12 +78,12 @@ def _head(plan: Plan) -> list[str]:
     return [*lines, ""]
 
 
-def _row(change: Change) -> str:
+def _row(change: AnyChange) -> str:
     audiences = attributes = ""
-    if change.audiences is not None:
+    if isinstance(change, FlowChange) and change.audiences is not None:
         a = change.audiences
         audiences = _counts(("+", len(a.add)), ("-", len(a.remove)), ("~", len(a.update)))
-    if change.attributes is not None:
+    if isinstance(change, FlowChange) and change.attributes is not None:
         attributes = _counts(
             ("+", len(change.attributes.add)), ("-", len(change.attributes.remove))
         )
@@ -103,7 +103,7 @@ def _counts(*pairs: tuple[str, int]) -> str:
     return " ".join(f"{symbol}{count}" for symbol, count in pairs if count)
 
 
-def _details(change: Change) -> str:
+def _details(change: AnyChange) -> str:
     summary = html.escape(heading(change))  # raw HTML: a '<' in a name must stay text
     lines = [f"<details><summary><code>{summary}</code></summary>", "", "```diff"]
     for symbol, text in detail_lines(change):

@@ -9,21 +9,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from provisioner.manifest import KinesisDestination, LoadedManifest
+from provisioner import destinations
+from provisioner.manifest import LoadedManifest
 from provisioner.manifest.secrets import SecretRef
-from provisioner.platform.ids import (
-    EVENT_HUBS_AUTH_SPEC,
-    EVENT_HUBS_SPEC_ID,
-    KINESIS_AUTH_SPEC,
-    KINESIS_SPEC_ID,
-)
 
 FINGERPRINT_KEY_VARIABLE = "PROVISIONER_FINGERPRINT_KEY"
-SPEC_IDS = {"amazon-kinesis": KINESIS_SPEC_ID, "azure-event-hubs": EVENT_HUBS_SPEC_ID}
-TYPES_BY_SPEC = {v: k for k, v in SPEC_IDS.items()}
-AUTH_SPECS = {"amazon-kinesis": KINESIS_AUTH_SPEC, "azure-event-hubs": EVENT_HUBS_AUTH_SPEC}
 
 
 @dataclass(frozen=True)
@@ -44,7 +35,7 @@ class DesiredAccount:
 
     @property
     def spec_id(self) -> str:
-        return SPEC_IDS[self.type]
+        return destinations.by_type(self.type).spec_id
 
     @property
     def references(self) -> dict[str, str]:
@@ -65,7 +56,7 @@ class DesiredFlow:
 
     @property
     def spec_id(self) -> str:
-        return SPEC_IDS[self.type]
+        return destinations.by_type(self.type).spec_id
 
 
 @dataclass
@@ -95,10 +86,7 @@ def desired_state(
 
 def _account(loaded: LoadedManifest) -> DesiredAccount:
     destination = loaded.manifest.destination
-    if isinstance(destination, KinesisDestination):
-        place = {"region": destination.region}
-    else:
-        place = {"namespace": destination.namespace}
+    place = destinations.by_type(destination.type).place(destination)
     credentials = {k: ref for k, ref in destination.credentials if isinstance(ref, SecretRef)}
     return DesiredAccount(
         loaded.manifest.account_key, destination.type, place, credentials, str(loaded.file.parent)
@@ -108,10 +96,7 @@ def _account(loaded: LoadedManifest) -> DesiredAccount:
 def _flow(loaded: LoadedManifest, account_key: str) -> DesiredFlow:
     manifest = loaded.manifest
     destination = manifest.destination
-    if isinstance(destination, KinesisDestination):
-        params = {"stream": destination.stream, "region": destination.region}
-    else:
-        params = {"eventHubName": destination.eventHub}
+    params = destinations.by_type(destination.type).target_params(destination)
     audiences = {
         a.id.lower(): DesiredAudience(a.id.lower(), a.name, a.description)
         for a in manifest.audience_objects()
@@ -143,38 +128,6 @@ def fingerprint(account: DesiredAccount, org: str, sandbox: str, key: str | None
     material.update(account.place)
     message = json.dumps(material, sort_keys=True).encode()
     return hmac.new(secret_key, message, hashlib.sha256).hexdigest()[:32]
-
-
-def flow_from_spec(name: str, spec: dict[str, Any], source: str = "") -> DesiredFlow:
-    """A dataflow as a plan recorded it (a saved plan carries no manifest)."""
-    audiences = {
-        a["id"]: DesiredAudience(a["id"], a.get("name"), a.get("description"))
-        for a in spec["audiences"]
-    }
-    return DesiredFlow(
-        name,
-        spec["description"],
-        spec["enabled"],
-        spec["type"],
-        spec["account"],
-        dict(spec["target_params"]),
-        audiences,
-        list(spec["attributes"]),
-        source,
-    )
-
-
-def account_from_spec(key: str, spec: dict[str, Any]) -> DesiredAccount:
-    """An account as a plan recorded it: secrets as references, to be resolved again."""
-    credentials = {k: SecretRef.parse(ref) for k, ref in spec["credentials"].items()}
-    return DesiredAccount(
-        key,
-        spec["type"],
-        dict(spec["place"]),
-        credentials,
-        spec["base_dir"],
-        spec.get("fingerprint"),
-    )
 
 
 def auth_params(account: DesiredAccount) -> dict[str, str]:

@@ -12,17 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner import destinations
 from provisioner.platform.client import PlatformClient
-from provisioner.platform.ids import (
-    DESTINATION_FLOW_SPEC_ID,
-    EVENT_HUBS_SPEC_ID,
-    KINESIS_SPEC_ID,
-    PROFILE_SPEC_ID,
-)
+from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, PROFILE_SPEC_ID
 from provisioner.state.marker import read_marker
 
 Resource = dict[str, Any]
-STREAMING_SPECS = f"{KINESIS_SPEC_ID},{EVENT_HUBS_SPEC_ID}"
+STREAMING_SPECS = ",".join(destinations.spec_ids())
 
 
 @dataclass
