@@ -193,12 +193,13 @@ def test_one_failing_dataflow_does_not_stop_the_others(workspace: Workspace) -> 
     ws = workspace
     ws.write("a.yaml", kinesis("a-flow", [A], stream="a"))
     ws.write("b.yaml", kinesis("b-flow", [A], stream="b"))
-    # every try of the first dataflow's create fails (a-flow is applied first)
+    # every try of the first dataflow's create fails (one at a time: a-flow is applied first)
     ws.emulator.faults.add_rule(FaultRule("500", "POST", "/flows", times=8))
-    result = ws.apply()
+    result = ws.apply("--concurrency", "1")
     assert result.code == 1
     assert "error: dataflow a-flow: create dataflow a-flow: POST" in result.err
-    assert "Apply finished: 4 applied, 1 failed." in result.out  # source, 2 accounts, b
+    # the source, 2 accounts and b's target and flow; a's target was made, its flow not
+    assert "Apply finished: 5 of 7 change(s) applied (1 of 2 dataflow(s)); 1 failed." in result.out
     assert [f["name"] for f in ws.resources("flows")] == ["b-flow"]
     assert ws.apply().code == 0
     converged(ws)
@@ -374,5 +375,5 @@ def test_apply_asks_on_a_terminal_and_only_yes_applies(workspace: Workspace) -> 
     assert ws.resources("flows") == []
     code, output = run_on_terminal(ws, "yes")
     assert code == 0, output
-    assert "Apply finished: 3 applied, 0 failed." in output
+    assert "Apply finished: 4 of 4 change(s) applied (1 of 1 dataflow(s)); 0 failed." in output
     converged(ws)

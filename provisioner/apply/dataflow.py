@@ -1,9 +1,19 @@
 """Converging one dataflow: its target connection, the flow, its activation and state.
 
-Then the proof: the dataflow is read back until it equals what was asked (a write may land
-a moment later), and a digest of it is recorded on its target connection, which is how a
-later plan tells drift from a manifest change. A write whose reply was lost is settled by
-that read-back instead of failing the dataflow outright.
+Requests: an update of a dataflow whose target is unchanged costs three (PATCH the flow,
+GET it back, record the applied digest); nothing else is read, since the plan's read
+already holds the target.
+
+Order keeps a dataflow that must be disabled from ever exporting: the platform creates a
+dataflow enabled, so it is disabled before any audience is activated on it, and a live
+dataflow that must be disabled is disabled before its patch (one that must be enabled
+is enabled after it). A re-run after a failure at any point does the same.
+
+Then the proof: the dataflow is read back until it equals what was asked (a write may
+land a moment later). A write whose reply was lost is settled by that read-back instead
+of failing the dataflow outright. Last, a digest of what was applied is recorded on the
+target connection: how a later plan tells drift from a manifest change. No document
+shows that write, so it is best effort (see `Undocumented`).
 """
 
 from __future__ import annotations
@@ -12,23 +22,37 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from provisioner import destinations
 from provisioner.apply.requests import applied_marker, flow_body, target_body
-from provisioner.errors import ProvisionerError
+from provisioner.apply.settle import Undocumented, settle
+from provisioner.errors import PlatformError, ProvisionerError
 from provisioner.plan.diff import diff_flow, digest_of
 from provisioner.plan.model import FlowChange, Plan, TargetChange, patch_json
 from provisioner.plan.specs import flow_from_spec
 from provisioner.platform.client import PlatformClient
-from provisioner.platform.failures import AmbiguousWriteError
+from provisioner.platform.failures import AmbiguousWriteError, ApiCallError
 from provisioner.state.desired import DesiredFlow
-from provisioner.state.live import LiveFlow, ManagedState
+from provisioner.state.managed import ManagedState
 from provisioner.state.marker import read_marker
 
 Resource = dict[str, Any]
 VERIFY_TRIES = 4
+ACTIVATION_TRIES = 3
 log = logging.getLogger("provisioner.apply")
+
+
+@dataclass
+class _Target:
+    """The target connection as this apply leaves it."""
+
+    id: str
+    etag: str | None
+    params: dict[str, Any]
+    description: str
+    checked: bool  # its params are known to be as wanted (unchanged, or read back)
 
 
 class DataflowConverger:
@@ -39,12 +63,15 @@ class DataflowConverger:
         managed: ManagedState,
         account_id: Callable[[str], str],
         source_id: Callable[[], str],
+        undocumented: Undocumented,
     ) -> None:
         self.client = client
         self.plan = plan
         self.managed = managed
         self.account_id = account_id
         self.source_id = source_id
+        self.undocumented = undocumented
+        self.project = plan.target.project
 
     def converge(self, name: str) -> list[str]:
         """Target, flow, activation and state as the plan says; then read back and record."""
@@ -54,29 +81,31 @@ class DataflowConverger:
         if flow_change is not None and flow_change.spec is not None:
             desired = flow_from_spec(name, flow_change.spec, flow_change.source)
         done: list[str] = []
-        target_id = self._converge_target(name, target_change, desired, done)
+        target = self._converge_target(name, target_change, done)
         if flow_change is not None and desired is not None:
-            flow_id = self._converge_dataflow(flow_change, desired, target_id, done)
+            flow_id = self._converge_dataflow(flow_change, desired, target.id, done)
         else:
-            flow_id = self._existing(name).flow["id"]
-        self._verify_and_record(name, flow_id, target_id, desired, target_change)
+            flow_id = self._existing(name)["id"]
+        flow = self._verify(name, flow_id, target, desired)
+        self._record(name, flow, target)
         return done
 
-    def _converge_target(
-        self, name: str, change: TargetChange | None, desired: DesiredFlow | None, done: list[str]
-    ) -> str:
+    # the target connection ------------------------------------------------------------
+
+    def _converge_target(self, name: str, change: TargetChange | None, done: list[str]) -> _Target:
         if change is None:
-            existing = self.managed.flows.get(name)
-            target = existing.target if existing else self.managed.idle_targets.get(name)
-            if target is None:
+            live = self.managed.flows.get(name)
+            found = live.target if live else self.managed.idle_targets.get(name)
+            if found is None:
                 raise ProvisionerError(
-                    f"the target connection of {name} is gone from the "
-                    "platform since the plan; run plan again"
+                    f"the target connection of {name} is gone from the platform since the "
+                    "plan; run plan again"
                 )
-            return str(target["id"])
+            return _known(found)
         if change.action == "update":
+            etag = None
             with _settled_by_read_back():
-                self.client.patch(
+                etag = self.client.patch(
                     "targetConnections",
                     change.id or "",
                     patch_json(change.patch),
@@ -84,101 +113,146 @@ class DataflowConverger:
                     f"update the target connection of {name}",
                 )
             done.append("updated the target connection")
-            return change.id or ""
+            params = change.patch[0].as_json().get("value") if change.patch else {}
+            live = self.managed.flows.get(name)
+            old = live.target if live else self.managed.idle_targets.get(name, {})
+            return _Target(change.id or "", etag, params or {}, old.get("description", ""), False)
+        return self._create_target(name, change, done)
+
+    def _create_target(self, name: str, change: TargetChange, done: list[str]) -> _Target:
         if change.spec is None:
             raise ProvisionerError(f"the plan records no target connection to make for {name}")
         spec_id = destinations.by_type(change.spec.type).spec_id
-        account_id = self.account_id(change.spec.account)
-        body = target_body(name, account_id, spec_id, change.spec.params)
-        target_id = self._create(
+        body = target_body(
+            name, self.account_id(change.spec.account), spec_id, change.spec.params, self.project
+        )
+        find = self._find_targets(name, spec_id)
+        created = self.client.create(
             "targetConnections",
             body,
             f"create the target connection of {name}",
-            self._find_target(name, spec_id),
+            lambda: next(iter(find()), None),
         )
+        kept = settle(self.client, "targetConnections", created.id, find, f"target of {name}")
         done.append("created the target connection")
-        return target_id
+        if kept is not None:  # another apply made one first: use it, ours is gone
+            return _Target(kept["id"], kept.get("etag"), kept.get("params") or {}, "", False)
+        return _Target(created.id, created.etag, change.spec.params, body["description"], False)
 
-    def _find_target(self, name: str, spec_id: str) -> Callable[[], Resource | None]:
-        def find() -> Resource | None:
+    def _find_targets(self, name: str, spec_id: str) -> Callable[[], list[Resource]]:
+        def find() -> list[Resource]:
             listed = self.client.list_all(
                 "targetConnections",
                 [f"connectionSpec.id=={spec_id}"],
                 f"look for the target connection of {name}",
             )
-            return next((r for r in listed if (read_marker(r) or {}).get("dataflow") == name), None)
+            return [r for r in listed if (read_marker(r) or {}).get("dataflow") == name]
 
         return find
+
+    # the dataflow -----------------------------------------------------------------------
 
     def _converge_dataflow(
         self, change: FlowChange, desired: DesiredFlow, target_id: str, done: list[str]
     ) -> str:
-        if change.action == "update":
-            flow_id = change.id or ""
-            if change.patch:
-                with _settled_by_read_back():
-                    self.client.patch(
-                        "flows",
-                        flow_id,
-                        patch_json(change.patch),
-                        change.etag or "",
-                        f"update dataflow {change.name}",
-                    )
-                done.append(f"patched ({len(change.patch)} operations)")
-            switch = change.enable  # the plan knows the state it saw
-        else:
-            flow_id, enabled_now = self._create_flow(desired, target_id, done)
-            switch = desired.enabled if enabled_now != desired.enabled else None
-        if switch is not None:
-            action = "enable" if switch else "disable"
+        if change.action != "update":
+            return self._create_flow(desired, target_id, done)
+        flow_id = change.id or ""
+        patch, etag = patch_json(change.patch), change.etag or ""
+        if change.enable is False:  # stop exporting before anything else changes
+            self._switch(flow_id, False, desired.name, done)
+            patch, etag = self._replanned_patch(flow_id, desired, patch)
+        if patch:
             with _settled_by_read_back():
-                self.client.flow_action(flow_id, action, f"{action} dataflow {desired.name}")
-            done.append(f"{action}d")
+                self.client.patch("flows", flow_id, patch, etag, f"update dataflow {change.name}")
+            done.append(f"patched ({len(patch)} operations)")
+        if change.enable is True:
+            self._switch(flow_id, True, desired.name, done)
         return flow_id
 
-    def _existing(self, name: str) -> LiveFlow:
+    def _replanned_patch(
+        self, flow_id: str, desired: DesiredFlow, planned: list[Resource]
+    ) -> tuple[list[Resource], str]:
+        """After this apply's own state change (which moves the etag), the patch against a
+        fresh read; it must be the one the plan showed, or the dataflow changed meanwhile."""
+        live = self._read_flow(flow_id)
+        if live.get("state", "enabled") == "enabled":
+            raise ProvisionerError(
+                f"dataflow {desired.name} could not be disabled, so its audiences were not "
+                "changed (it must not export them); run apply again"
+            )
+        patch = diff_flow(live, desired).patch
+        if patch != planned:
+            raise ProvisionerError(
+                f"dataflow {desired.name} changed on the platform since the plan (after "
+                "disabling it, its patch differs from the planned one); run plan again"
+            )
+        return patch, str(live.get("etag") or "")
+
+    def _create_flow(self, desired: DesiredFlow, target_id: str, done: list[str]) -> str:
+        """Create (or adopt) the flow, disable it first if it must be, then activate."""
+        if not self.source_id():
+            raise ProvisionerError("the profile source connection could not be made")
+        body = flow_body(desired, self.source_id(), target_id)
+        find = self._find_flows(target_id)
+        created = self.client.create(
+            "flows", body, f"create dataflow {desired.name}", lambda: next(iter(find()), None)
+        )
+        kept = settle(self.client, "flows", created.id, find, f"dataflow {desired.name}")
+        flow_id = kept["id"] if kept is not None else created.id
+        done.append("created")
+        if not desired.enabled:  # the platform creates it enabled, with nothing to export
+            self._switch(flow_id, False, desired.name, done)
+        self._activate(flow_id, desired, done)
+        return flow_id
+
+    def _activate(self, flow_id: str, desired: DesiredFlow, done: list[str]) -> None:
+        """Audiences and attributes in one PATCH against a fresh read; another apply
+        racing on the same flow makes the etag stale, so read again and retry."""
+        for attempt in range(ACTIVATION_TRIES):
+            live = self._read_flow(flow_id)
+            activation = diff_flow(live, desired)
+            if not activation.patch:
+                return
+            try:
+                self.client.patch(
+                    "flows",
+                    flow_id,
+                    activation.patch,
+                    live["etag"],
+                    f"activate audiences and attributes on {desired.name}",
+                )
+            except ApiCallError as error:
+                if error.status != 412 or attempt == ACTIVATION_TRIES - 1:
+                    raise
+                continue
+            done.append(
+                f"activated {len(desired.audiences)} audience(s), "
+                f"{len(desired.attributes)} attribute(s)"
+            )
+            return
+
+    def _switch(self, flow_id: str, enabled: bool, name: str, done: list[str]) -> None:
+        action = "enable" if enabled else "disable"
+        with _settled_by_read_back():
+            self.client.flow_action(flow_id, action, f"{action} dataflow {name}")
+        done.append(f"{action}d")
+
+    def _find_flows(self, target_id: str) -> Callable[[], list[Resource]]:
+        def find() -> list[Resource]:
+            return self.client.list_all(
+                "flows", [f"targetConnectionIds[]=={target_id}"], "look for the dataflow"
+            )
+
+        return find
+
+    def _existing(self, name: str) -> Resource:
         live = self.managed.flows.get(name)
         if live is None:
             raise ProvisionerError(
                 f"dataflow {name} is gone from the platform since the plan; run plan again"
             )
-        return live
-
-    def _create_flow(
-        self, desired: DesiredFlow, target_id: str, done: list[str]
-    ) -> tuple[str, bool]:
-        """Create (or adopt) and activate the flow; its id, and whether it is enabled."""
-        if not self.source_id():
-            raise ProvisionerError("the profile source connection could not be made")
-        body = flow_body(desired, self.source_id(), target_id)
-        flow_id = self._create(
-            "flows", body, f"create dataflow {desired.name}", self._find_flow(target_id)
-        )
-        done.append("created")
-        live = self._read_flow(flow_id)
-        activation = diff_flow(live, desired)  # all of it for a new flow; the rest if adopted
-        if activation.patch:
-            self.client.patch(
-                "flows",
-                flow_id,
-                activation.patch,
-                live["etag"],
-                f"activate audiences and attributes on {desired.name}",
-            )
-            done.append(
-                f"activated {len(desired.audiences)} audience(s), "
-                f"{len(desired.attributes)} attribute(s)"
-            )
-        return flow_id, live.get("state", "enabled") == "enabled"
-
-    def _find_flow(self, target_id: str) -> Callable[[], Resource | None]:
-        def find() -> Resource | None:
-            listed = self.client.list_all(
-                "flows", [f"targetConnectionIds[]=={target_id}"], "look for the dataflow"
-            )
-            return listed[0] if listed else None
-
-        return find
+        return live.flow
 
     def _read_flow(self, flow_id: str) -> Resource:
         flow = self.client.get("flows", flow_id, "read the dataflow back")
@@ -186,54 +260,67 @@ class DataflowConverger:
             raise VerificationError(f"dataflow {flow_id} is gone right after it was written")
         return flow
 
-    def _verify_and_record(
-        self,
-        name: str,
-        flow_id: str,
-        target_id: str,
-        desired: DesiredFlow | None,
-        target_change: TargetChange | None,
-    ) -> None:
-        """Read back until live equals desired (a write may land a moment later), then
-        record the digest that later plans compare against to see drift."""
+    # the proof ------------------------------------------------------------------------
+
+    def _verify(
+        self, name: str, flow_id: str, target: _Target, desired: DesiredFlow | None
+    ) -> Resource:
+        """Read back until live equals desired (a write may land a moment later)."""
+        wanted = desired.target_params if desired is not None else target.params
         for attempt in range(VERIFY_TRIES):
             flow = self._read_flow(flow_id)
-            found = self.client.get("targetConnections", target_id, "read the target back")
-            if found is None:
-                raise VerificationError(f"the target connection of {name} is gone")
-            target: Resource = found
-            problems = _mismatches(flow, target, desired, target_change)
+            problems = _flow_problems(flow, desired) + self._target_problems(target, wanted)
             if not problems:
-                break
+                return flow
             if attempt == VERIFY_TRIES - 1:
                 raise VerificationError(
                     f"read back after apply, dataflow {name} differs from its manifest: "
                     f"{'; '.join(problems)}"
                 )
             time.sleep(0.2 * 2**attempt)
-        digest = digest_of(flow, target)
-        if (read_marker(target) or {}).get("applied") != digest:
-            ops = [
-                {
-                    "op": "replace",
-                    "path": "/description",
-                    "value": applied_marker(name, digest),
-                }
-            ]
+        raise AssertionError("unreachable")
+
+    def _target_problems(self, target: _Target, wanted: dict[str, Any]) -> list[str]:
+        if target.checked and target.params == wanted:
+            return []
+        found = self.client.get("targetConnections", target.id, "read the target back")
+        if found is None:
+            raise VerificationError(f"the target connection {target.id} is gone")
+        target.etag, target.params = found.get("etag"), found.get("params") or {}
+        target.description, target.checked = found.get("description", ""), True
+        return [] if target.params == wanted else ["the target connection's params differ"]
+
+    def _record(self, name: str, flow: Resource, target: _Target) -> None:
+        """The applied digest (and the marker's current key) on the target connection."""
+        digest = digest_of(flow, {"params": target.params})
+        fields = read_marker({"description": target.description}) or {}
+        if fields.get("applied") == digest and fields.get("dataflow") == name:
+            return
+        if not target.etag or not self.undocumented.allowed("record"):
+            return
+        ops = [{"op": "replace", "path": "/description", "value": self._marker(name, digest)}]
+        try:
             self.client.patch(
-                "targetConnections",
-                target_id,
-                ops,
-                target["etag"],
-                f"record the applied state of {name}",
+                "targetConnections", target.id, ops, target.etag, f"record the state of {name}"
             )
+        except PlatformError as error:
+            if isinstance(error, ApiCallError) and error.status == 412:
+                log.info("the target of %s changed meanwhile; its state is not recorded", name)
+                return
+            self.undocumented.refused("record", error)
 
-    # deletes --------------------------------------------------------------------------
+    def _marker(self, name: str, digest: str) -> str:
+        return applied_marker(name, digest, self.project)
 
-    def _create(
-        self, kind: str, body: Resource, operation: str, find: Callable[[], Resource | None]
-    ) -> str:
-        return self.client.create(kind, body, operation, find).id
+
+def _known(target: Resource) -> _Target:
+    return _Target(
+        str(target["id"]),
+        target.get("etag"),
+        target.get("params") or {},
+        str(target.get("description") or ""),
+        True,
+    )
 
 
 @contextmanager
@@ -246,31 +333,16 @@ def _settled_by_read_back() -> Iterator[None]:
         log.warning("%s; checking by reading it back", error)
 
 
-def _mismatches(
-    flow: Resource,
-    target: Resource,
-    desired: DesiredFlow | None,
-    target_change: TargetChange | None,
-) -> list[str]:
-    problems = []
-    wanted: Any
-    if desired is not None:
-        remaining = diff_flow(flow, desired)
-        if not remaining.empty:
-            problems.append(
-                f"{len(remaining.patch)} patch operation(s) still needed"
-                + (", and its state" if remaining.enabled else "")
-            )
-        wanted = desired.target_params
-    else:
-        wanted = (
-            target_change.patch[0].as_json().get("value")
-            if target_change and target_change.patch
-            else target.get("params")
-        )
-    if (target.get("params") or {}) != wanted:
-        problems.append("the target connection's params differ")
-    return problems
+def _flow_problems(flow: Resource, desired: DesiredFlow | None) -> list[str]:
+    if desired is None:
+        return []
+    remaining = diff_flow(flow, desired)
+    if remaining.empty:
+        return []
+    return [
+        f"{len(remaining.patch)} patch operation(s) still needed"
+        + (", and its state" if remaining.enabled else "")
+    ]
 
 
 class VerificationError(ProvisionerError):

@@ -11,7 +11,12 @@ from typing import Any
 from provisioner import destinations
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, PROFILE_SPEC_ID, SPEC_VERSION
 from provisioner.state.desired import DesiredAccount, DesiredFlow, auth_params
-from provisioner.state.marker import PROFILE_BASE_NAME, PROFILE_SOURCE_NAME, marker
+from provisioner.state.marker import (
+    DEFAULT_PROJECT,
+    PROFILE_BASE_NAME,
+    PROFILE_SOURCE_NAME,
+    marker,
+)
 
 Body = dict[str, Any]
 
@@ -39,15 +44,16 @@ def profile_source_body(base_id: str) -> Body:
     }
 
 
-def account_marker(account: DesiredAccount) -> str:
-    return marker(account=account.key, fingerprint=account.fingerprint or "")
+def account_marker(account: DesiredAccount, project: str = DEFAULT_PROJECT) -> str:
+    scope = {} if project == DEFAULT_PROJECT else {"project": project}
+    return marker(**scope, account=account.key, fingerprint=account.fingerprint or "")
 
 
-def account_body(account: DesiredAccount) -> Body:
+def account_body(account: DesiredAccount, project: str = DEFAULT_PROJECT) -> Body:
     """With the secret values: for the one request that needs them, never for output."""
     return {
         "name": account.key,
-        "description": account_marker(account),
+        "description": account_marker(account, project),
         "connectionSpec": spec_ref(account.spec_id),
         "auth": {
             "specName": destinations.by_type(account.type).auth_spec,
@@ -56,18 +62,30 @@ def account_body(account: DesiredAccount) -> Body:
     }
 
 
-def account_update_ops(account: DesiredAccount) -> list[Body]:
-    """New credentials and their fingerprint, in one PATCH (so one cannot land alone)."""
-    return [
-        {"op": "replace", "path": "/auth/params", "value": auth_params(account)},
-        {"op": "add", "path": "/description", "value": account_marker(account)},
-    ]
+def account_update_ops(
+    account: DesiredAccount, changed: set[str], project: str = DEFAULT_PROJECT
+) -> list[Body]:
+    """What `changed` (the plan's field paths) needs, with the marker (fingerprint and
+    project) in the same PATCH, so that one cannot land without the other."""
+    ops: list[Body] = []
+    if "credentials" in changed or any(path.startswith("params.") for path in changed):
+        ops.append({"op": "replace", "path": "/auth/params", "value": auth_params(account)})
+    if "name" in changed:
+        ops.append({"op": "replace", "path": "/name", "value": account.key})
+    ops.append({"op": "add", "path": "/description", "value": account_marker(account, project)})
+    return ops
 
 
-def target_body(name: str, account_id: str, spec_id: str, params: dict[str, str]) -> Body:
+def target_body(
+    name: str,
+    account_id: str,
+    spec_id: str,
+    params: dict[str, str],
+    project: str = DEFAULT_PROJECT,
+) -> Body:
     return {
         "name": name,
-        "description": marker(dataflow=name),
+        "description": target_marker(name, project),
         "baseConnectionId": account_id,
         "connectionSpec": spec_ref(spec_id),
         "data": {"format": "json"},
@@ -95,6 +113,11 @@ def flow_body(flow: DesiredFlow, source_id: str, target_id: str) -> Body:
     }
 
 
-def applied_marker(name: str, digest: str) -> str:
+def target_marker(name: str, project: str = DEFAULT_PROJECT) -> str:
+    scope = {} if project == DEFAULT_PROJECT else {"project": project}
+    return marker(**scope, dataflow=name)
+
+
+def applied_marker(name: str, digest: str, project: str = DEFAULT_PROJECT) -> str:
     """A target connection's marker once its dataflow was applied and read back."""
-    return marker(dataflow=name, applied=digest)
+    return f"{target_marker(name, project)}; applied={digest}"

@@ -1,16 +1,23 @@
-"""Carrying out a plan: creates in dependency order, one PATCH per dataflow, a read after.
+"""Carrying out a plan: creates in dependency order, dataflows concurrently, a read after.
 
-Dataflows are independent: one failing does not stop the others. Every create is made so
-that a re-run finds it: it carries the ownership marker, and an ambiguous failure is
-followed by a lookup (the client adopts what it finds). After each dataflow the tool reads
-it back, checks that live equals desired, and records a digest of it on its target
-connection, which is how a later plan tells drift from a manifest change.
+Order: the profile source (once per sandbox), then the old halves of replaced dataflows,
+then accounts (concurrently), then every dataflow (concurrently, at most `concurrency` at
+once: an account before the targets that use it holds, since accounts are done first),
+then deletes: dataflows, then accounts, then the profile source. Dataflows are
+independent: one failing does not stop the others. Results are reported in the plan's
+order, whatever order they finish in.
+
+Every create is made so that a re-run finds it: it carries the ownership marker, and an
+ambiguous failure is followed by a lookup (the client adopts what it finds); a create
+racing another apply's is settled (see `settle`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -22,23 +29,20 @@ from provisioner.apply.requests import (
     profile_base_body,
     profile_source_body,
 )
+from provisioner.apply.settle import Undocumented, settle
 from provisioner.errors import ProvisionerError
-from provisioner.plan.model import (
-    AccountChange,
-    AnyChange,
-    Plan,
-    SourceChange,
-)
+from provisioner.plan.model import AccountChange, AnyChange, Plan, SourceChange
 from provisioner.plan.specs import account_from_spec
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import PROFILE_SPEC_ID
 from provisioner.state.desired import DesiredAccount, resolve_account_secrets
-from provisioner.state.live import ManagedState
-from provisioner.state.marker import read_marker
+from provisioner.state.managed import ManagedState
+from provisioner.state.marker import project_of, read_marker
 
 Resource = dict[str, Any]
-VERIFY_TRIES = 4
 log = logging.getLogger("provisioner.apply")
+_KINDS = {"flow": "flows", "target": "targetConnections", "account": "connections"}
+_PARTS = ("flow", "target")  # what a dataflow is made of (its account may be shared)
 
 
 @dataclass
@@ -52,10 +56,22 @@ class Result:
 @dataclass
 class ApplyReport:
     results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Result]:
         return [r for r in self.results if not r.ok]
+
+    @property
+    def applied(self) -> list[Result]:
+        return [r for r in self.results if r.ok]
+
+
+def unit_of(change: AnyChange) -> str:
+    """What a change belongs to, as reported: one dataflow, one account, the source."""
+    if change.type == "source":
+        return "profile source"
+    return f"account {change.name}" if change.type == "account" else f"dataflow {change.name}"
 
 
 class Applier:
@@ -64,7 +80,7 @@ class Applier:
         client: PlatformClient,
         plan: Plan,
         managed: ManagedState,
-        progress: Callable[[str], None] = lambda _: None,
+        progress: Callable[[Result], None] = lambda _: None,
         refused: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
@@ -72,44 +88,61 @@ class Applier:
         self.managed = managed
         self.progress = progress
         self.refused = dict(refused or {})  # unit -> why it must not be touched
+        self.project = plan.target.project
         self.accounts: dict[str, str] = {k: str(a["id"]) for k, a in managed.accounts.items()}
         self.failed_accounts: dict[str, str] = {}
-        self.source_id = (managed.profile_source or {}).get("id", "")
-        self.report = ApplyReport()
+        self.source_id = str((managed.profile_source or {}).get("id", ""))
+        self.undocumented = Undocumented()
+        self._results: dict[str, Result] = {}
+        self._lock = threading.Lock()
         self.converger = DataflowConverger(
-            client, plan, managed, self._account_id, lambda: self.source_id
+            client, plan, managed, self._account_id, lambda: self.source_id, self.undocumented
         )
 
     # the order --------------------------------------------------------------------------
 
     def run(self) -> ApplyReport:
-        sources = [c for c in self.plan.changes if isinstance(c, SourceChange)]
-        accounts = [c for c in self.plan.changes if isinstance(c, AccountChange)]
-        dataflow_parts = [c for c in self.plan.changes if c.type in ("target", "flow")]
-        flows = sorted({c.name for c in dataflow_parts if c.action != "delete"})
-        deleted = sorted({c.name for c in dataflow_parts if c.action == "delete"})
-        for source in sources:
-            if source.action != "delete":
-                self._unit("profile source", partial(self._source, source))
-        for name in flows:
-            self._unit(f"dataflow {name}", partial(self._retire_replaced, name))
-        for account in accounts:
-            if account.action != "delete":
-                self._account_unit(account)
-        for name in flows:
-            self._unit(f"dataflow {name}", partial(self.converger.converge, name))
-        for name in deleted:
-            self._unit(f"dataflow {name}", partial(self._delete_flow, name))
-        for account in accounts:
-            if account.action == "delete":
-                self._unit(f"account {account.name}", partial(self._delete, account))
-        for source in sources:
-            if source.action == "delete":
-                self._unit("profile source", partial(self._delete_source, source))
-        return self.report
+        changes = self.plan.changes
+        sources = [c for c in changes if isinstance(c, SourceChange)]
+        accounts = [c for c in changes if isinstance(c, AccountChange)]
+        parts = [c for c in changes if c.type in ("target", "flow")]
+        flows = _unique(c.name for c in parts if c.action != "delete")
+        deleted = _unique(c.name for c in parts if c.action == "delete")
+        for source in (s for s in sources if s.action != "delete"):
+            self._unit("profile source", partial(self._source, source))
+        self._each([(f"dataflow {n}", partial(self._retire_replaced, n)) for n in flows])
+        self._each(
+            [
+                (f"account {a.name}", partial(self._account, a))
+                for a in accounts
+                if a.action != "delete"
+            ]
+        )
+        self._each([(f"dataflow {n}", partial(self.converger.converge, n)) for n in flows])
+        self._each([(f"dataflow {n}", partial(self._delete_flow, n)) for n in deleted])
+        self._each(
+            [
+                (f"account {a.name}", partial(self._delete, a))
+                for a in accounts
+                if a.action == "delete"
+            ]
+        )
+        for source in (s for s in sources if s.action == "delete"):
+            self._unit("profile source", partial(self._delete_source, source))
+        return self._report()
+
+    def _each(self, units: list[tuple[str, Callable[[], list[str]]]]) -> None:
+        """Run the units, at most `concurrency` at once."""
+        if len(units) == 1:
+            self._unit(*units[0])
+        elif units:
+            with ThreadPoolExecutor(max_workers=self.client.concurrency) as pool:
+                list(pool.map(lambda unit: self._unit(*unit), units))
 
     def _unit(self, unit: str, work: Callable[[], list[str]]) -> None:
-        if any(r.unit == unit and not r.ok for r in self.report.results):
+        with self._lock:
+            earlier = self._results.get(unit)
+        if earlier is not None and not earlier.ok:
             return  # an earlier step of this unit failed; its failure is reported once
         if unit in self.refused:
             self._record(Result(unit, False, self.refused[unit]))
@@ -123,14 +156,19 @@ class Applier:
             self._record(Result(unit, True, "done", actions))
 
     def _record(self, result: Result) -> None:
-        existing = next((r for r in self.report.results if r.unit == result.unit), None)
-        if existing is not None and result.ok:
-            existing.actions += result.actions
-            return
-        if existing is not None:
-            self.report.results.remove(existing)
-        self.report.results.append(result)
-        self.progress(f"{result.unit}: {'; '.join(result.actions) if result.ok else 'FAILED'}")
+        with self._lock:
+            existing = self._results.get(result.unit)
+            if existing is not None and result.ok:
+                existing.actions += result.actions
+            else:
+                self._results[result.unit] = result
+        self.progress(result)
+
+    def _report(self) -> ApplyReport:
+        order = _unique(unit_of(c) for c in self.plan.changes)
+        results = [self._results[u] for u in order if u in self._results]
+        results += [r for u, r in self._results.items() if u not in order]
+        return ApplyReport(results, self.undocumented.notes)
 
     # the profile source -------------------------------------------------------------
 
@@ -162,62 +200,69 @@ class Applier:
 
     # accounts -------------------------------------------------------------------------
 
-    def _account_unit(self, change: AccountChange) -> None:
-        unit = f"account {change.name}"
-        before = len(self.report.failed)
-        self._unit(unit, lambda: self._account(change))
-        if len(self.report.failed) > before:
-            self.failed_accounts[change.name] = self.report.failed[-1].message
-
     def _account(self, change: AccountChange) -> list[str]:
+        try:
+            return self._converge_account(change)
+        except ProvisionerError as error:
+            with self._lock:
+                self.failed_accounts[change.name] = str(error)
+            raise
+
+    def _converge_account(self, change: AccountChange) -> list[str]:
         if change.spec is None:
             raise ProvisionerError(f"the plan records no account to make for {change.name}")
         account = account_from_spec(change.name, change.spec)
         resolve_account_secrets(account, None)
         if change.action == "update":
-            self._patch_account(change.id or "", change.etag or "", account)
-            return ["updated credentials"]
+            changed = {f.path for f in change.fields}
+            self._patch_account(change.id or "", change.etag or "", account, changed)
+            return [f"updated {', '.join(sorted(changed)) or 'its marker'}"]
         done = []
         if change.action == "replace" and change.id:
             self.client.delete("connections", change.id, f"delete account {change.name}")
             done.append("deleted the old account")
-        found: list[Resource] = []
-        new_id = self._create(
+        find = self._find_accounts(account)
+        created = self.client.create(
             "connections",
-            account_body(account),
+            account_body(account, self.project),
             f"create account {account.key}",
-            self._find_account(account, found),
+            lambda: next(iter(find()), None),
         )
-        self.accounts[account.key] = new_id
-        if found and (read_marker(found[0]) or {}).get("fingerprint") != account.fingerprint:
-            self._patch_account(new_id, found[0]["etag"], account)  # adopted, with older secrets
+        kept = settle(self.client, "connections", created.id, find, f"account {account.key}")
+        with self._lock:
+            self.accounts[account.key] = kept["id"] if kept is not None else created.id
+        found = kept
+        if kept is None and created.adopted:
+            found = next((r for r in find() if r["id"] == created.id), None)
+        if found and (read_marker(found) or {}).get("fingerprint") != account.fingerprint:
+            # adopted from an earlier run or another apply, made with older secrets
+            self._patch_account(found["id"], found["etag"], account, {"credentials"})
         return [*done, "created"]
 
-    def _find_account(
-        self, account: DesiredAccount, found: list[Resource]
-    ) -> Callable[[], Resource | None]:
-        def find() -> Resource | None:
+    def _find_accounts(self, account: DesiredAccount) -> Callable[[], list[Resource]]:
+        def find() -> list[Resource]:
             listed = self.client.list_all(
                 "connections",
                 [f"connectionSpec.id=={account.spec_id}"],
                 f"look for account {account.key}",
             )
-            match = next(
-                (r for r in listed if (read_marker(r) or {}).get("account") == account.key), None
-            )
-            if match is not None:
-                found.append(match)
-            return match
+            return [r for r in listed if self._is_this_account(r, account)]
 
         return find
 
-    def _patch_account(self, account_id: str, etag: str, account: DesiredAccount) -> None:
+    def _is_this_account(self, resource: Resource, account: DesiredAccount) -> bool:
+        fields = read_marker(resource) or {}
+        return fields.get("account") == account.key and project_of(fields) == self.project
+
+    def _patch_account(
+        self, account_id: str, etag: str, account: DesiredAccount, changed: set[str]
+    ) -> None:
         self.client.patch(
             "connections",
             account_id,
-            account_update_ops(account),
+            account_update_ops(account, changed, self.project),
             etag,
-            f"update the credentials of account {account.key}",
+            f"update account {account.key}",
         )
 
     # dataflows ------------------------------------------------------------------------
@@ -235,39 +280,39 @@ class Applier:
         return done
 
     def _account_id(self, key: str) -> str:
-        if key in self.failed_accounts:
-            raise ProvisionerError(f"its account {key} failed: {self.failed_accounts[key]}")
-        if key not in self.accounts:
-            raise ProvisionerError(
-                f"account {key} is gone from the platform since the plan; run plan again"
-            )
-        return self.accounts[key]
+        with self._lock:
+            if key in self.failed_accounts:
+                raise ProvisionerError(f"its account {key} failed: {self.failed_accounts[key]}")
+            if key not in self.accounts:
+                raise ProvisionerError(
+                    f"account {key} is gone from the platform since the plan; run plan again"
+                )
+            return self.accounts[key]
 
     def _delete_flow(self, name: str) -> list[str]:
         done = []
-        for change in (
-            c
-            for c in self.plan.changes
-            if c.name == name and c.action == "delete" and c.type in ("flow", "target")
-        ):
-            done += self._delete(change)
+        for change in self.plan.changes:
+            if change.name == name and change.action == "delete" and change.type in _PARTS:
+                done += self._delete(change)
         return done
 
     def _delete(self, change: AnyChange) -> list[str]:
-        kind = {"flow": "flows", "target": "targetConnections", "account": "connections"}
         self.client.delete(
-            kind[change.type], change.id or "", f"delete {change.type} {change.name}"
+            _KINDS[change.type], change.id or "", f"delete {change.type} {change.name}"
         )
-        return [f"deleted the {change.type}"]
+        return [f"deleted the {change.type}" + (" (a duplicate)" if change.duplicate else "")]
 
     def _delete_source(self, change: SourceChange) -> list[str]:
         self.client.delete("sourceConnections", change.id or "", "delete the profile source")
-        base = change.base_id
-        if base:
-            self.client.delete("connections", base, "delete the profile base connection")
+        if change.base_id:
+            self.client.delete("connections", change.base_id, "delete the profile base connection")
         return ["deleted the profile source and base connections"]
 
     def _create(
         self, kind: str, body: Resource, operation: str, find: Callable[[], Resource | None]
     ) -> str:
         return self.client.create(kind, body, operation, find).id
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))

@@ -12,10 +12,13 @@ from typing import Any, TypeVar
 import click
 
 from provisioner.apply.adopt import find_flow, import_flow
-from provisioner.apply.run import Applier, ApplyReport
+from provisioner.apply.run import Applier, ApplyReport, unit_of
 from provisioner.cli.group import cli
+from provisioner.cli.progress import Progress
+from provisioner.cli.progress import wanted as progress_wanted
 from provisioner.cli.steps import (
     InvalidManifests,
+    Scope,
     load_manifests,
     plan_for,
     plan_target,
@@ -36,7 +39,7 @@ from provisioner.plan.saved import check_target, load_plan, refusals
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.target import Target
 from provisioner.render import render_markdown, render_text
-from provisioner.state.live import ManagedState
+from provisioner.state.managed import ManagedState
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +69,16 @@ def target_options(command: F) -> F:
     return command
 
 
+def only_option(command: F) -> F:
+    return click.option(
+        "--only",
+        multiple=True,
+        metavar="NAME",
+        help="Restrict the run to this dataflow (repeatable); with --prune, deletions stay "
+        "among these names.",
+    )(command)
+
+
 def _target(sandbox: str | None, platform_url: str | None, use_emulator: bool) -> Target:
     return select_target(os.environ, platform_url, sandbox, use_emulator)
 
@@ -84,8 +97,23 @@ def _load(paths: tuple[Path, ...], secrets: bool) -> list[LoadedManifest]:
 
 def _progress(message: str) -> None:
     """A progress line for people; kept off pipes so machine output stays clean."""
-    if sys.stderr.isatty():
+    if progress_wanted():
         click.echo(message, err=True)
+
+
+def _carry_out(
+    client: PlatformClient,
+    the_plan: Plan,
+    managed: ManagedState,
+    verb: str,
+    refused: dict[str, str] | None = None,
+) -> ApplyReport:
+    units = len({unit_of(c) for c in the_plan.changes})
+    progress = Progress(verb, units)
+    try:
+        return Applier(client, the_plan, managed, progress, refused).run()
+    finally:
+        progress.close()
 
 
 @cli.command()
@@ -114,6 +142,7 @@ def _progress(message: str) -> None:
     is_flag=True,
     help="Also delete dataflows provisioner manages that no given manifest names.",
 )
+@only_option
 def plan(
     paths: tuple[Path, ...],
     sandbox: str | None,
@@ -124,6 +153,7 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     prune: bool,
+    only: tuple[str, ...],
 ) -> None:
     """Show what `apply` would change on the platform; changes nothing.
 
@@ -134,7 +164,7 @@ def plan(
     target = _target(sandbox, platform_url, use_emulator)
     _progress(f"Reading {target.where} ...")
     with connect(target, concurrency=concurrency) as client:
-        the_plan, _ = plan_for(client, manifests, target, prune)
+        the_plan, _ = plan_for(client, manifests, target, Scope(prune, only))
     click.echo(_render(the_plan, output_format), nl=False)
     if out is not None:
         _save_plan(the_plan, out)
@@ -157,6 +187,12 @@ def plan(
     is_flag=True,
     help="Also delete dataflows provisioner manages that no given manifest names.",
 )
+@only_option
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Apply even when the plan deletes or replaces more than the safety threshold.",
+)
 def apply(
     paths: tuple[Path, ...],
     plan_file: Path | None,
@@ -166,6 +202,8 @@ def apply(
     concurrency: int,
     auto_approve: bool,
     prune: bool,
+    only: tuple[str, ...],
+    force: bool,
 ) -> None:
     """Make the platform match the manifests in PATHS (or a saved plan).
 
@@ -184,14 +222,15 @@ def apply(
         if plan_file is not None:
             the_plan, managed, refused = _saved_plan(plan_file, client, target)
         else:
-            the_plan, managed = plan_for(client, manifests, target, prune)
+            the_plan, managed = plan_for(client, manifests, target, Scope(prune, only))
             refused = {}
         click.echo(render_text(the_plan, colour=_colour()), nl=False)
         if not the_plan.has_changes:
             return
-        _confirm(the_plan, auto_approve)
-        report = Applier(client, the_plan, managed, _progress, refused).run()
-    _finish(report)
+        _guard(the_plan, force)
+        _confirm(the_plan, auto_approve, "apply")
+        report = _carry_out(client, the_plan, managed, "Applying", refused)
+    _finish(report, the_plan)
 
 
 def _saved_plan(
@@ -203,12 +242,22 @@ def _saved_plan(
     return the_plan, managed, refusals(the_plan, managed)
 
 
-def _confirm(the_plan: Plan, auto_approve: bool) -> None:
+def _guard(the_plan: Plan, force: bool) -> None:
+    """The delete threshold (contract section 3): refused, nothing written, unless --force."""
+    over = [w for w in the_plan.warnings if w.kind == "threshold"]
+    if over and not force:
+        raise ProvisionerError(
+            f"{over[0].message}; nothing was changed. Check the manifests and the target, "
+            "then run again with --force if this is intended"
+        )
+
+
+def _confirm(the_plan: Plan, auto_approve: bool, command: str) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
         raise ProvisionerError(
-            "apply needs confirmation: run it on a terminal to answer, or "
+            f"{command} needs confirmation: run it on a terminal to answer, or "
             "pass --auto-approve (pipelines)"
         )
     risky = (
@@ -216,23 +265,34 @@ def _confirm(the_plan: Plan, auto_approve: bool) -> None:
         if (the_plan.destructive or the_plan.sensitive)
         else ""
     )
+    question = "Apply these changes" if command == "apply" else "Destroy these"
     answer = click.prompt(
-        f"Apply these changes{risky}? Only 'yes' will be accepted", default="", show_default=False
+        f"{question}{risky}? Only 'yes' will be accepted", default="", show_default=False
     )
     if answer.strip() != "yes":
-        raise ProvisionerError("apply cancelled; nothing was changed")
+        raise ProvisionerError(f"{command} cancelled; nothing was changed")
 
 
-def _finish(report: ApplyReport) -> None:
+def _finish(report: ApplyReport, the_plan: Plan) -> None:
+    """What was done, counted as the plan counts: its changes, and the units they are in."""
     for result in report.failed:
         click.echo(f"error: {result.unit}: {result.message}", err=True)
-    done = [r for r in report.results if r.ok]
-    click.echo(f"Apply finished: {len(done)} applied, {len(report.failed)} failed.")
+    for note in report.notes:
+        click.echo(f"Note: {note}", err=True)
+    failed_units = {r.unit for r in report.failed}
+    changes = the_plan.changes
+    applied = [c for c in changes if unit_of(c) not in failed_units]
+    dataflows = {c.name for c in changes if c.type in ("flow", "target")}
+    failed_flows = {u.removeprefix("dataflow ") for u in failed_units if u.startswith("dataflow ")}
+    click.echo(
+        f"Apply finished: {len(applied)} of {len(changes)} change(s) applied "
+        f"({len(dataflows - failed_flows)} of {len(dataflows)} dataflow(s)); "
+        f"{len(report.failed)} failed."
+    )
     if report.failed:
         raise ProvisionerError(
-            f"{len(report.failed)} part(s) of the plan failed (above); "
-            "what was applied stays, and running apply again picks up "
-            "the rest"
+            f"{len(report.failed)} part(s) of the plan failed (above); what was applied stays, "
+            "and running the command again picks up the rest"
         )
 
 
@@ -259,9 +319,9 @@ def destroy(
         click.echo(render_text(the_plan, colour=_colour()), nl=False)
         if not the_plan.has_changes:
             return
-        _confirm(the_plan, auto_approve)
-        report = Applier(client, the_plan, managed, _progress).run()
-    _finish(report)
+        _confirm(the_plan, auto_approve, "destroy")
+        report = _carry_out(client, the_plan, managed, "Destroying")
+    _finish(report, the_plan)
 
 
 @cli.command(name="import")

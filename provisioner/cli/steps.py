@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from provisioner.errors import ManifestError
+from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolve_secrets
-from provisioner.plan.build import make_plan
+from provisioner.plan.build import Safety, make_plan
 from provisioner.plan.model import Plan, PlanTarget
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.redact import REDACTOR
 from provisioner.platform.target import Target
 from provisioner.state.desired import desired_state
-from provisioner.state.live import ManagedState, managed_state, read_live
+from provisioner.state.live import read_live
+from provisioner.state.managed import ManagedState, managed_state
+from provisioner.state.marker import DEFAULT_PROJECT
 
 
 class InvalidManifests(ManifestError):
@@ -48,21 +50,49 @@ def load_manifests(
     return Loaded(result.manifests, result.warnings)
 
 
-def plan_target(target: Target) -> PlanTarget:
-    return PlanTarget(kind=target.kind, url=target.url, org=target.org, sandbox=target.sandbox)
+@dataclass(frozen=True)
+class Scope:
+    """What a run covers, from the command line and the project file (never a plan file)."""
+
+    prune: bool = False
+    only: tuple[str, ...] = ()
+    project: str = DEFAULT_PROJECT
+    environment: str | None = None
+    safety: Safety = field(default_factory=Safety)
 
 
-def read_managed(client: PlatformClient) -> ManagedState:
-    return managed_state(read_live(client))
+def plan_target(target: Target, scope: Scope | None = None) -> PlanTarget:
+    scope = scope or Scope()
+    return PlanTarget(
+        kind=target.kind,
+        url=target.url,
+        org=target.org,
+        sandbox=target.sandbox,
+        environment=scope.environment,
+        project=scope.project,
+    )
+
+
+def read_managed(client: PlatformClient, project: str = DEFAULT_PROJECT) -> ManagedState:
+    return managed_state(read_live(client), project)
 
 
 def plan_for(
     client: PlatformClient,
     manifests: Sequence[LoadedManifest],
     target: Target,
-    prune: bool,
+    scope: Scope,
     environ: Mapping[str, str] | None = None,
 ) -> tuple[Plan, ManagedState]:
-    desired = desired_state(manifests, target.org, target.sandbox, environ)
-    managed = read_managed(client)
-    return make_plan(desired, managed, plan_target(target), prune), managed
+    if scope.prune and not manifests:
+        raise ProvisionerError(
+            "--prune with no manifests would delete every dataflow this project manages; "
+            "refused (to delete them, use `provisioner destroy` with their manifests)"
+        )
+    chosen = [m for m in manifests if not scope.only or m.manifest.name in scope.only]
+    desired = desired_state(chosen, target.org, target.sandbox, environ)
+    managed = read_managed(client, scope.project)
+    the_plan = make_plan(
+        desired, managed, plan_target(target, scope), scope.prune, scope.only, scope.safety
+    )
+    return the_plan, managed

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner import destinations
-from provisioner.errors import ProvisionerError
+from provisioner.plan.accounts import plan_account, seen, type_of
 from provisioner.plan.diff import FlowDiff, diff_flow, digest_of, live_audiences
+from provisioner.plan.identity import ConflictError, claim
+from provisioner.plan.leftovers import delete_change, plan_duplicates, plan_leftovers
 from provisioner.plan.model import (
-    SENSITIVE,
-    AccountChange,
     AnyChange,
     AttributeChanges,
     AudienceChanges,
@@ -19,23 +19,19 @@ from provisioner.plan.model import (
     PatchOp,
     Plan,
     PlanTarget,
-    PlanWarning,
-    ResourceType,
     SourceChange,
     TargetChange,
     TargetSpec,
     summarize,
 )
-from provisioner.plan.specs import account_spec, flow_spec
+from provisioner.plan.specs import flow_spec
+from provisioner.plan.warnings import Safety, plan_warnings
 from provisioner.state.desired import DesiredAccount, DesiredFlow, DesiredState
-from provisioner.state.live import LiveFlow, ManagedState
-from provisioner.state.marker import read_marker
+from provisioner.state.managed import LiveFlow, ManagedState
+
+__all__ = ["ConflictError", "Safety", "delete_change", "make_plan"]
 
 Resource = dict[str, Any]
-
-
-class ConflictError(ProvisionerError):
-    """A manifest names a dataflow that exists but is not the tool's."""
 
 
 @dataclass
@@ -45,50 +41,50 @@ class _Planning:
     changes: list[AnyChange] = field(default_factory=list)
     unchanged: int = 0
     replaced_accounts: set[str] = field(default_factory=set)
+    renamed: dict[str, str] = field(default_factory=dict)
 
 
 def make_plan(
-    desired: DesiredState, managed: ManagedState, target: PlanTarget, prune: bool = False
+    desired: DesiredState,
+    managed: ManagedState,
+    target: PlanTarget,
+    prune: bool = False,
+    only: Sequence[str] = (),
+    safety: Safety | None = None,
 ) -> Plan:
-    _refuse_foreign_names(desired, managed)
-    work = _Planning(desired, managed)
+    """The plan that turns `managed` into `desired`. With `only`, the run is restricted to
+    those dataflows (and what they need); `desired` already holds only them."""
+    claims = claim(desired, managed)
+    work = _Planning(desired, managed, renamed=claims.renamed)
     if desired.flows:
         _plan_source(work)
-    for key in sorted(_accounts_in_use(desired)):
+    for key in sorted({flow.account for flow in desired.flows.values()}):
         _plan_account(work, desired.accounts[key])
     for name in sorted(desired.flows):
         _plan_flow(work, desired.flows[name])
-    notes = _plan_leftovers(work, prune) + _duplicate_notes(managed)
-    order = {"source": 0, "account": 1, "target": 2, "flow": 3}
-    creates = [c for c in work.changes if c.action != "delete"]
-    deletes = [c for c in work.changes if c.action == "delete"]
-    creates.sort(key=lambda c: (order[c.type], c.name))
-    deletes.sort(key=lambda c: (-order[c.type], c.name))
-    changes = creates + deletes
+    leftovers = plan_leftovers(desired, managed, prune, set(only) or None)
+    work.changes += leftovers.changes
+    if not only:
+        work.changes += plan_duplicates(managed)
+    changes = _in_apply_order(work.changes)
     return Plan(
         target=target,
         summary=summarize(changes, work.unchanged),
         changes=changes,
         prune=prune,
-        warnings=plan_warnings(changes),
-        notes=notes,
+        only=sorted(only),
+        warnings=plan_warnings(changes, desired, managed, safety),
+        notes=leftovers.notes,
     )
 
 
-def _refuse_foreign_names(desired: DesiredState, managed: ManagedState) -> None:
-    clashes = [
-        f"dataflow '{name}' ({flow.source}) already exists on the platform as {found['id']}, "
-        "but provisioner did not create it: bring it under management with "
-        f"`provisioner import --flow-id {found['id']}`, or choose another name"
-        for name, flow in sorted(desired.flows.items())
-        if name not in managed.flows and (found := managed.foreign_flows.get(name)) is not None
-    ]
-    if clashes:
-        raise ConflictError("\n".join(clashes))
-
-
-def _accounts_in_use(desired: DesiredState) -> set[str]:
-    return {flow.account for flow in desired.flows.values()}
+def _in_apply_order(changes: list[AnyChange]) -> list[AnyChange]:
+    order = {"source": 0, "account": 1, "target": 2, "flow": 3}
+    creates = [c for c in changes if c.action != "delete"]
+    deletes = [c for c in changes if c.action == "delete"]
+    creates.sort(key=lambda c: (order[c.type], c.name))
+    deletes.sort(key=lambda c: (-order[c.type], c.name))
+    return creates + deletes
 
 
 def _plan_source(work: _Planning) -> None:
@@ -105,63 +101,13 @@ def _plan_source(work: _Planning) -> None:
 
 
 def _plan_account(work: _Planning, account: DesiredAccount) -> None:
-    live = work.managed.accounts.get(account.key)
-    spec = account_spec(account)
-    credentials = FieldChange(path="credentials", before=None, after=SENSITIVE, sensitive=True)
-    if live is None:
-        work.changes.append(
-            AccountChange(action="create", name=account.key, spec=spec, fields=[credentials])
-        )
-        return
-    live_type = _type_of(live)
-    if live_type != account.type:
-        work.replaced_accounts.add(account.key)
-        work.changes.append(
-            AccountChange(
-                action="replace",
-                name=account.key,
-                **_seen(live),
-                spec=spec,
-                sensitive=True,
-                destructive=True,
-                fields=[
-                    FieldChange(path="type", before=live_type, after=account.type),
-                    credentials,
-                ],
-                reason="an account's type cannot change in place",
-            )
-        )
-        return
-    fields = _account_fields(live, account)
-    if not fields:
+    change = plan_account(account, work.managed)
+    if change is None:
         work.unchanged += 1
         return
-    work.changes.append(
-        AccountChange(
-            action="update",
-            name=account.key,
-            **_seen(live),
-            spec=spec,
-            fields=fields,
-            sensitive=True,
-        )
-    )
-
-
-def _account_fields(live: Resource, account: DesiredAccount) -> list[FieldChange]:
-    params = (live.get("auth") or {}).get("params") or {}
-    fields = [
-        FieldChange(path=k, before=params.get(k), after=v)
-        for k, v in account.place.items()
-        if params.get(k) != v
-    ]
-    recorded = (read_marker(live) or {}).get("fingerprint")
-    if recorded != account.fingerprint:
-        before = SENSITIVE if recorded else "(not recorded: adopt)"
-        fields.append(
-            FieldChange(path="credentials", before=before, after=SENSITIVE, sensitive=True)
-        )
-    return fields
+    if change.action == "replace":
+        work.replaced_accounts.add(account.key)
+    work.changes.append(change)
 
 
 def _plan_flow(work: _Planning, flow: DesiredFlow) -> None:
@@ -222,7 +168,7 @@ def _new_target(work: _Planning, flow: DesiredFlow) -> TargetChange | None:
     return TargetChange(
         action="update",
         name=flow.name,
-        **_seen(idle),
+        **seen(idle),
         fields=fields,
         source=flow.source,
         patch=[PatchOp(op="replace", path="/params", value=flow.target_params)],
@@ -231,7 +177,7 @@ def _new_target(work: _Planning, flow: DesiredFlow) -> TargetChange | None:
 
 
 def _replace_reason(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> str:
-    live_type = _type_of(live.target)
+    live_type = type_of(live.target)
     if live_type != flow.type:
         return f"the destination type changes ({live_type} to {flow.type})"
     if flow.account in work.replaced_accounts:
@@ -247,7 +193,7 @@ def _plan_replaced_flow(work: _Planning, live: LiveFlow, flow: DesiredFlow, reas
         TargetChange(
             action="replace",
             name=flow.name,
-            **_seen(live.target),
+            **seen(live.target),
             source=flow.source,
             destructive=True,
             reason=reason,
@@ -256,7 +202,7 @@ def _plan_replaced_flow(work: _Planning, live: LiveFlow, flow: DesiredFlow, reas
         FlowChange(
             action="replace",
             name=flow.name,
-            **_seen(live.flow),
+            **seen(live.flow),
             spec=flow_spec(flow),
             source=flow.source,
             destructive=True,
@@ -278,7 +224,7 @@ def _plan_target_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> N
         TargetChange(
             action="update",
             name=flow.name,
-            **_seen(live.target),
+            **seen(live.target),
             fields=fields,
             source=flow.source,
             drift=_drifted(live),
@@ -305,7 +251,7 @@ def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> FlowChang
     return FlowChange(
         action="update",
         name=flow.name,
-        **_seen(live.flow),
+        **seen(live.flow),
         source=flow.source,
         fields=fields,
         patch=[PatchOp.model_validate(op) for op in diff.patch],
@@ -328,49 +274,6 @@ def _drifted(live: LiveFlow) -> bool:
     return bool(live.applied) and live.applied != digest_of(live.flow, live.target)
 
 
-def _plan_leftovers(work: _Planning, prune: bool) -> list[str]:
-    """Managed dataflows that no manifest names: deleted with --prune, noted otherwise."""
-    extra = sorted(set(work.managed.flows) - set(work.desired.flows))
-    if not prune:
-        if not extra:
-            return []
-        return [
-            f"{len(extra)} dataflow(s) managed by provisioner are in no given manifest "
-            f"({', '.join(extra)}); --prune deletes them"
-        ]
-    kept_accounts = _accounts_in_use(work.desired)
-    for key in extra:
-        live = work.managed.flows[key]
-        work.changes.append(delete_change("flow", key, live.flow))
-        work.changes.append(delete_change("target", key, live.target))
-    still_used = kept_accounts | {
-        _account_key(work.managed, f.target)
-        for k, f in work.managed.flows.items()
-        if k not in extra
-    }
-    for key, account in sorted(work.managed.accounts.items()):
-        if key not in still_used:
-            work.changes.append(delete_change("account", key, account))
-    return []
-
-
-def _duplicate_notes(managed: ManagedState) -> list[str]:
-    if not managed.duplicates:
-        return []
-    ids = ", ".join(r["id"] for r in managed.duplicates)
-    return [
-        f"{len(managed.duplicates)} more object(s) carry the marker of one that is already "
-        f"managed and are left alone: {ids}"
-    ]
-
-
-def _account_key(managed: ManagedState, target: Resource) -> str:
-    for key, account in managed.accounts.items():
-        if account["id"] == target.get("baseConnectionId"):
-            return key
-    return ""
-
-
 def _param_fields(target: Resource, wanted: dict[str, str]) -> list[FieldChange]:
     params = target.get("params") or {}
     return [
@@ -378,68 +281,3 @@ def _param_fields(target: Resource, wanted: dict[str, str]) -> list[FieldChange]
         for k, v in wanted.items()
         if params.get(k) != v
     ]
-
-
-def _seen(live: Resource) -> dict[str, Any]:
-    """The id and etag of the live object a change was computed against."""
-    return {"id": live["id"], "etag": live.get("etag")}
-
-
-_KINDS: dict[ResourceType, type[AnyChange]] = {
-    "flow": FlowChange,
-    "target": TargetChange,
-    "account": AccountChange,
-    "source": SourceChange,
-}
-
-
-def delete_change(
-    kind: ResourceType,
-    name: str,
-    resource: Resource,
-    reason: str = "no manifest names it (--prune)",
-) -> AnyChange:
-    return _KINDS[kind](
-        action="delete",
-        name=name,
-        **_seen(resource),
-        destructive=kind == "flow",
-        reason=reason,
-    )
-
-
-def _type_of(live: Resource) -> str:
-    found = destinations.by_spec_id(str((live.get("connectionSpec") or {}).get("id", "")))
-    return found.type if found else "unknown"
-
-
-def plan_warnings(changes: list[AnyChange]) -> list[PlanWarning]:
-    """The banners every rendering shows, as data: what needs a reviewer's eye."""
-    found = []
-    destructive = [c for c in changes if c.destructive]
-    if destructive:
-        found.append(
-            PlanWarning(
-                kind="destructive",
-                names=[c.name for c in destructive],
-                message=f"{len(destructive)} change(s) delete or replace dataflows, "
-                "connections or audiences",
-            )
-        )
-    sensitive = [c.name for c in changes if c.sensitive]
-    if sensitive:
-        found.append(
-            PlanWarning(
-                kind="credentials",
-                names=sensitive,
-                message=f"{len(sensitive)} account(s) get new credentials",
-            )
-        )
-    drifted = [c.name for c in changes if c.drift]
-    if drifted:
-        found.append(
-            PlanWarning(
-                kind="drift", names=drifted, message="changed outside provisioner, to be put back"
-            )
-        )
-    return found

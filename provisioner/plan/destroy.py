@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from provisioner.plan.build import delete_change
 from provisioner.plan.model import AnyChange, Plan, PlanTarget, SourceChange, summarize
-from provisioner.state.live import ManagedState
+from provisioner.state.managed import ManagedState
 
 REASON = "destroy"
 

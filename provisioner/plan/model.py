@@ -172,6 +172,7 @@ class ChangeBase(Model):
     drift: bool = Field(default=False, description="Changed outside provisioner since applied.")
     sensitive: bool = Field(default=False, description="Touches credentials.")
     destructive: bool = Field(default=False, description="Deletes or replaces, needs consent.")
+    duplicate: bool = Field(default=False, description="Deletes a second copy of one key.")
     reason: str = ""
     source: str = Field(default="", description="The manifest location, FILE:LINE:COL.")
 

@@ -25,7 +25,7 @@ from provisioner.state.desired import (
     fingerprint,
     resolve_account_secrets,
 )
-from provisioner.state.live import ManagedState
+from provisioner.state.managed import ManagedState
 
 Resource = dict[str, object]
 

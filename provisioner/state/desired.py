@@ -32,6 +32,7 @@ class DesiredAccount:
     credentials: dict[str, SecretRef]
     base_dir: str  # where ${file:…} references are resolved from
     fingerprint: str | None = None  # None until the secrets are resolved
+    legacy_fingerprint: str | None = None  # as round 1 computed it (secrets and place)
 
     @property
     def spec_id(self) -> str:
@@ -53,6 +54,7 @@ class DesiredFlow:
     audiences: dict[str, DesiredAudience]
     attributes: list[str]
     source: str = ""  # FILE:LINE of the manifest
+    renamed_from: list[str] = field(default_factory=list)  # earlier names (renamedFrom)
 
     @property
     def spec_id(self) -> str:
@@ -81,6 +83,9 @@ def desired_state(
     for account in state.accounts.values():
         if all(ref.resolved for ref in account.credentials.values()):
             account.fingerprint = fingerprint(account, org, sandbox, key_material)
+            account.legacy_fingerprint = fingerprint(
+                account, org, sandbox, key_material, with_place=True
+            )
     return state
 
 
@@ -112,12 +117,16 @@ def _flow(loaded: LoadedManifest, account_key: str) -> DesiredFlow:
         audiences,
         list(manifest.attributes),
         str(where),
+        list(getattr(manifest, "renamedFrom", None) or []),
     )
 
 
-def fingerprint(account: DesiredAccount, org: str, sandbox: str, key: str | None) -> str:
-    """A keyed digest of the account's credentials and place: a rotation shows as a change,
-    and nothing that could give the secret back is stored anywhere.
+def fingerprint(
+    account: DesiredAccount, org: str, sandbox: str, key: str | None, with_place: bool = False
+) -> str:
+    """A keyed digest of the account's credentials: a rotation shows as a change, and
+    nothing that could give the secret back is stored anywhere. (Round 1 also digested the
+    place, so that moving region read as new credentials; `with_place` recognises those.)
 
     The key is PROVISIONER_FINGERPRINT_KEY when set (recommended: the platform then holds
     nothing an offline guess could be checked against), else a salt of org, sandbox and
@@ -125,7 +134,8 @@ def fingerprint(account: DesiredAccount, org: str, sandbox: str, key: str | None
     """
     secret_key = (key or f"provisioner:{org}:{sandbox}:{account.key}").encode()
     material = {k: ref.reveal() for k, ref in sorted(account.credentials.items())}
-    material.update(account.place)
+    if with_place:
+        material.update(account.place)
     message = json.dumps(material, sort_keys=True).encode()
     return hmac.new(secret_key, message, hashlib.sha256).hexdigest()[:32]
 

@@ -1,0 +1,118 @@
+"""What the project manages that no manifest asks for: pruned, noted, or a duplicate.
+
+- Dataflows no given manifest names: deleted with `--prune` (never one found only through
+  its account, which the tool did not make), noted otherwise.
+- Accounts no dataflow will use any more: deleted with `--prune`, noted otherwise.
+- Duplicates (second copies of one key, however made): always deleted, keeping the copy
+  the rest refers to. They are not what a manifest asked for, so they do not count
+  toward the delete threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioner.plan.accounts import seen
+from provisioner.plan.model import (
+    AccountChange,
+    AnyChange,
+    FlowChange,
+    ResourceType,
+    SourceChange,
+    TargetChange,
+)
+from provisioner.state.desired import DesiredState
+from provisioner.state.managed import ManagedState
+
+Resource = dict[str, Any]
+PRUNE_REASON = "no manifest names it (--prune)"
+DUPLICATE_REASON = "a duplicate of {kept}, which stays"
+
+_KINDS: dict[ResourceType, type[AnyChange]] = {
+    "flow": FlowChange,
+    "target": TargetChange,
+    "account": AccountChange,
+    "source": SourceChange,
+}
+
+
+@dataclass
+class Leftovers:
+    changes: list[AnyChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def delete_change(
+    kind: ResourceType, name: str, resource: Resource, reason: str = PRUNE_REASON
+) -> AnyChange:
+    return _KINDS[kind](
+        action="delete", name=name, **seen(resource), destructive=kind == "flow", reason=reason
+    )
+
+
+def plan_leftovers(
+    desired: DesiredState, managed: ManagedState, prune: bool, only: set[str] | None = None
+) -> Leftovers:
+    found = Leftovers()
+    extra = sorted(
+        k
+        for k, f in managed.flows.items()
+        if k not in desired.flows and (only is None or k in only)
+    )
+    prunable = [k for k in extra if managed.flows[k].marked]
+    idle = sorted(
+        k for k in managed.idle_targets if k not in desired.flows and (only is None or k in only)
+    )
+    if prune:
+        for key in prunable:
+            found.changes.append(delete_change("flow", key, managed.flows[key].flow))
+            found.changes.append(delete_change("target", key, managed.flows[key].target))
+        for key in idle:
+            found.changes.append(delete_change("target", key, managed.idle_targets[key]))
+    elif extra:
+        found.notes.append(
+            f"{len(extra)} dataflow(s) managed by provisioner are in no given manifest "
+            f"({', '.join(extra)})" + ("; --prune deletes them" if prunable else "")
+        )
+    deleted = set(prunable + idle) if prune else set()
+    _unused_accounts(desired, managed, prune, deleted, found)
+    return found
+
+
+def _unused_accounts(
+    desired: DesiredState, managed: ManagedState, prune: bool, deleted: set[str], found: Leftovers
+) -> None:
+    used_ids = {
+        str(f.target.get("baseConnectionId"))
+        for k, f in managed.flows.items()
+        if k not in deleted and k not in desired.flows
+    }
+    used_ids |= {
+        str(t.get("baseConnectionId")) for k, t in managed.idle_targets.items() if k not in deleted
+    }
+    wanted = {f.account for f in desired.flows.values()}
+    unused = sorted(
+        key
+        for key, account in managed.accounts.items()
+        if key not in wanted and account["id"] not in used_ids
+    )
+    if prune:
+        found.changes += [delete_change("account", k, managed.accounts[k]) for k in unused]
+    elif unused:
+        found.notes.append(
+            f"{len(unused)} account(s) managed by provisioner are used by no dataflow any "
+            f"more ({', '.join(unused)}); --prune deletes them"
+        )
+
+
+def plan_duplicates(managed: ManagedState) -> list[AnyChange]:
+    """Deletes of every duplicate: flows first, then targets, then accounts."""
+    changes = []
+    for duplicate in managed.duplicates:
+        reason = DUPLICATE_REASON.format(kept=duplicate.kept)
+        change = delete_change(duplicate.kind, duplicate.key, duplicate.resource, reason)
+        change.duplicate = True
+        change.destructive = False  # nothing asked for goes: a copy of what stays
+        changes.append(change)
+    return changes

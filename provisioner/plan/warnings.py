@@ -1,0 +1,132 @@
+"""What needs a reviewer's eye, as data every rendering shows the same way.
+
+`threshold` is also a guard: apply refuses a plan that carries it unless `--force`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from provisioner.plan.model import AnyChange, FlowChange, PlanWarning
+from provisioner.state.desired import DesiredState
+from provisioner.state.managed import ManagedState
+
+
+@dataclass(frozen=True)
+class Safety:
+    """When a plan deletes or replaces too much to apply without `--force`."""
+
+    delete_threshold: float = 0.3  # share of the managed dataflows
+    min_managed: int = 10  # the threshold applies from this many managed dataflows
+
+
+def plan_warnings(
+    changes: Sequence[AnyChange],
+    desired: DesiredState | None = None,
+    managed: ManagedState | None = None,
+    safety: Safety | None = None,
+) -> list[PlanWarning]:
+    found = _destructive(changes) + _credentials(changes) + _drift(changes)
+    found += _duplicates(changes)
+    if desired is not None:
+        found += duplicate_exports(desired)
+    if managed is not None:
+        found += threshold(changes, managed, safety or Safety())
+    return found
+
+
+def _destructive(changes: Sequence[AnyChange]) -> list[PlanWarning]:
+    destructive = [c for c in changes if c.destructive]
+    if not destructive:
+        return []
+    message = f"{len(destructive)} change(s) delete or replace dataflows, connections or audiences"
+    return [PlanWarning(kind="destructive", names=[c.name for c in destructive], message=message)]
+
+
+def _credentials(changes: Sequence[AnyChange]) -> list[PlanWarning]:
+    names = [c.name for c in changes if c.sensitive]
+    if not names:
+        return []
+    message = f"{len(names)} account(s) get new credentials"
+    return [PlanWarning(kind="credentials", names=names, message=message)]
+
+
+def _drift(changes: Sequence[AnyChange]) -> list[PlanWarning]:
+    names = [c.name for c in changes if c.drift]
+    if not names:
+        return []
+    message = "changed outside provisioner, to be put back"
+    return [PlanWarning(kind="drift", names=names, message=message)]
+
+
+def _duplicates(changes: Sequence[AnyChange]) -> list[PlanWarning]:
+    copies = [c for c in changes if c.duplicate]
+    if not copies:
+        return []
+    names = sorted({c.name for c in copies})
+    message = (
+        f"{len(copies)} second cop(ies) of managed objects (two applies at once, or a lost "
+        "reply) are deleted, keeping the copy in use"
+    )
+    return [PlanWarning(kind="duplicate", names=names, message=message)]
+
+
+def duplicate_exports(desired: DesiredState) -> list[PlanWarning]:
+    """Two dataflows sending overlapping audiences to one stream or event hub: every
+    profile of the overlap is exported twice."""
+    by_place: dict[tuple[str, ...], list[str]] = {}
+    for flow in desired.flows.values():
+        account = desired.accounts.get(flow.account)
+        place = tuple(sorted((account.place if account else {}).items()))
+        where = (
+            flow.type,
+            *map("=".join, place),
+            *map("=".join, sorted(flow.target_params.items())),
+        )
+        by_place.setdefault(where, []).append(flow.name)
+    found = []
+    for names in by_place.values():
+        overlapping = _overlapping(desired, sorted(names))
+        if overlapping:
+            found.append(
+                PlanWarning(
+                    kind="duplicate-export",
+                    names=overlapping,
+                    message="these dataflows export overlapping audiences to the same destination",
+                )
+            )
+    return found
+
+
+def _overlapping(desired: DesiredState, names: list[str]) -> list[str]:
+    hit: set[str] = set()
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            if set(desired.flows[first].audiences) & set(desired.flows[second].audiences):
+                hit |= {first, second}
+    return sorted(hit)
+
+
+def threshold(
+    changes: Sequence[AnyChange], managed: ManagedState, safety: Safety
+) -> list[PlanWarning]:
+    """Deleting or replacing more than the threshold's share of the managed dataflows
+    (duplicates aside, and counted once as managed)."""
+    managed_count = len(managed.flows)
+    if managed_count < safety.min_managed:
+        return []
+    going = sorted(
+        {
+            c.name
+            for c in changes
+            if isinstance(c, FlowChange) and c.action in ("delete", "replace") and not c.duplicate
+        }
+    )
+    if len(going) <= safety.delete_threshold * managed_count:
+        return []
+    message = (
+        f"{len(going)} of the {managed_count} dataflows this project manages would be deleted "
+        f"or replaced, more than {safety.delete_threshold:.0%}; apply refuses without --force"
+    )
+    return [PlanWarning(kind="threshold", names=going, message=message)]
