@@ -6,10 +6,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provisioner.emulator import EmulatorApp
+from provisioner.emulator import EmulatorApp, EmulatorConfig
 from provisioner.emulator.server import EmulatorTransport, serving
 from provisioner.platform import client as client_module
 from provisioner.platform.client import RetryPolicy
+from tests.contract.conflicts import UNDOCUMENTED_TOOL_WRITES
+from tests.contract.recording import RequestLog
 from tests.emulator_support import Api
 from tests.workspace import Workspace
 
@@ -48,7 +50,56 @@ def workspace(
 ) -> Workspace:
     """A user's folder, with the CLI pointed at the emulator served on loopback HTTP.
     Retries back off in milliseconds here, so fault storms finish quickly."""
+    return _workspace(tmp_path, served, emulator, monkeypatch)
+
+
+def _workspace(
+    root: Path, url: str, app: EmulatorApp, monkeypatch: pytest.MonkeyPatch
+) -> Workspace:
     monkeypatch.setattr(
         client_module, "DEFAULT_POLICY", RetryPolicy(attempts=8, base_delay=0.002, max_delay=0.02)
     )
-    return Workspace(tmp_path, served, emulator)
+    return Workspace(root, url, app)
+
+
+@pytest.fixture
+def strict_emulator() -> EmulatorApp:
+    """The emulator in strict mode: only the writes Adobe's documents show."""
+    return EmulatorApp(config=EmulatorConfig(strict=True))
+
+
+@pytest.fixture
+def strict_workspace(
+    tmp_path: Path, strict_emulator: EmulatorApp, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    """A user's folder with the CLI pointed at the strict emulator over loopback HTTP; its
+    requests are in `workspace.log` (a RequestLog)."""
+    yield from _logged_workspace(tmp_path, strict_emulator, monkeypatch)
+
+
+@pytest.fixture
+def strict_workspace_known_conflicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    """As strict_workspace, but also accepting the undocumented writes the tool is known to
+    send today (tests/contract/conflicts.py): everything else must be documented."""
+    app = EmulatorApp(config=EmulatorConfig(strict=True, also_accept=UNDOCUMENTED_TOOL_WRITES))
+    yield from _logged_workspace(tmp_path, app, monkeypatch)
+
+
+@pytest.fixture
+def recorded_workspace(
+    tmp_path: Path, emulator: EmulatorApp, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    """A workspace on the lenient emulator that records every request (`workspace.log`)."""
+    yield from _logged_workspace(tmp_path, emulator, monkeypatch)
+
+
+def _logged_workspace(
+    root: Path, app: EmulatorApp, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    log = RequestLog(app)
+    with serving(app) as url:
+        ws = _workspace(root, url, app, monkeypatch)
+        ws.log = log
+        yield ws

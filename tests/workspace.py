@@ -18,6 +18,7 @@ from typing import Any
 from provisioner.cli import main
 from provisioner.emulator import EmulatorApp
 from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from tests.contract.recording import RequestLog
 
 AUDIENCES = [
     "72ddd79b-6b0a-4e97-a8d2-112ccd81bd02",
@@ -113,6 +114,8 @@ def _lists(audiences: Sequence[str | dict[str, str]], attributes: Sequence[str])
 
 
 class Workspace:
+    log: RequestLog | None = None  # the requests the emulator got, when the fixture records
+
     def __init__(self, root: Path, url: str, emulator: EmulatorApp) -> None:
         self.root = root
         self.url = url

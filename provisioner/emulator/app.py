@@ -21,6 +21,7 @@ from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
+from provisioner.emulator.catalog import FLOW_SERVICE_PATH, IMS_TOKEN_PATH
 from provisioner.emulator.errors import ApiError, GatewayError, bad_request
 from provisioner.emulator.faults import FaultRule, Faults, LostResponse
 from provisioner.emulator.query import (
@@ -33,7 +34,13 @@ from provisioner.emulator.query import (
 from provisioner.emulator.resources import KINDS, Caller, Resources, masked
 from provisioner.emulator.specs import CONNECTION_SPECS, FLOW_SPECS
 from provisioner.emulator.store import Store
-from provisioner.platform.ids import FLOW_SERVICE_PATH, IMS_TOKEN_PATH
+from provisioner.emulator.strict import (
+    WRITE_METHODS,
+    ActionForm,
+    Write,
+    check_action,
+    check_write,
+)
 
 DEFAULT_CLIENT_ID = "provisioner-emulator"
 DEFAULT_CLIENT_SECRET = "emulator-secret"  # a well-known value of the local emulator only
@@ -56,6 +63,14 @@ class EmulatorConfig:
     patch_status: Literal[200, 202] = 200  # 200 with {id, etag}, or 202 with no body
     delete_status: Literal[202, 204] = 202
     missing_sandbox: Literal["prod", "error"] = "prod"  # default to prod, or 400 (2105)
+    # Refuse every write no document shows (strict.DOCUMENTED_WRITES), and require what the
+    # documents require, instead of accepting whatever the emulator can carry out.
+    strict: bool = False
+    # Which documented form(s) of POST /flows/{id}/action are accepted.
+    action_form: ActionForm = "both"
+    # Writes accepted in strict mode beyond the documented ones: to try a client against a
+    # platform that turns out to accept one of them.
+    also_accept: tuple[Write, ...] = ()
 
 
 @dataclass
@@ -263,6 +278,14 @@ class EmulatorApp:
     def _flow_service(self, request: Request, caller: Caller) -> Response:
         parts = request.path[len(FLOW_SERVICE_PATH) + 1 :].strip("/").split("/")
         kind, rest = parts[0], parts[1:]
+        if self.config.strict and request.method in WRITE_METHODS:
+            check_write(
+                request.method,
+                "/" + "/".join(parts),
+                request.query,
+                request.json(),
+                self.config.also_accept,
+            )
         if kind in ("connectionSpecs", "flowSpecs"):
             return self._specs(request, kind, rest)
         if kind not in KINDS or len(rest) > 2 or (len(rest) == 2 and rest[1] != "action"):
@@ -331,6 +354,7 @@ class EmulatorApp:
 
     def _action(self, request: Request, caller: Caller, flow_id: str) -> Response:
         _only(request, "POST")
+        check_action(request.query, self.config.action_form, self.config.strict)
         flow = self.resources.flow_action(
             caller, flow_id, request.param("op") or "", request.headers.get("if-match")
         )

@@ -16,6 +16,7 @@ from provisioner.emulator.app import (
 from provisioner.emulator.faults import Faults
 from provisioner.emulator.server import make_server, server_url
 from provisioner.emulator.store import MEMORY, Store
+from provisioner.emulator.strict import ACTION_FORMS, ActionForm
 
 DEFAULT_DB = Path(".provisioner") / "emulator.db"
 
@@ -71,6 +72,20 @@ def emulator() -> None:
     show_default=True,
     help="Without x-sandbox-name: use prod, or answer 400.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse (400) every write Adobe's documents do not show, and require what they "
+    "require (transformations on a dataflow, subOp in the Sources form of the flow action).",
+)
+@click.option(
+    "--action-form",
+    type=click.Choice(ACTION_FORMS),
+    default="both",
+    show_default=True,
+    help="Which documented form of POST /flows/{id}/action to accept: destinations "
+    "(op=enable|disable), sources (op=ENABLE|DISABLE with subOp), or both.",
+)
 @click.option("--latency-ms", default=0.0, show_default=True, help="Delay every request.")
 @click.option("--rate-429", default=0.0, show_default=True, help="Share of requests answered 429.")
 @click.option("--retry-after", default=1, show_default=True, help="Retry-After of a 429, seconds.")
@@ -98,6 +113,8 @@ def serve(
     patch_status: str,
     delete_status: str,
     missing_sandbox: str,
+    strict: bool,
+    action_form: ActionForm,
     latency_ms: float,
     rate_429: float,
     retry_after: int,
@@ -120,6 +137,8 @@ def serve(
         patch_status=200 if patch_status == "200" else 202,
         delete_status=202 if delete_status == "202" else 204,
         missing_sandbox="error" if missing_sandbox == "error" else "prod",
+        strict=strict,
+        action_form=action_form,
     )
     faults = Faults(
         latency_ms=latency_ms,
@@ -138,7 +157,8 @@ def serve(
             f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
         ) from None
     url = server_url(server)
-    click.echo(f"Flow Service emulator serving on {url} (data: {db}); Ctrl-C to stop")
+    mode = "strict, " if strict else ""
+    click.echo(f"Flow Service emulator serving on {url} ({mode}data: {db}); Ctrl-C to stop")
     click.echo(f"  AEP_PLATFORM_URL={url} AEP_IMS_URL={url} AEP_ORG_ID={org_id}")
     click.echo(f"  AEP_CLIENT_ID={client_id} AEP_CLIENT_SECRET={client_secret}", nl=True)
     try:

@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from provisioner.platform.ids import FLOW_SERVICE_PATH
+from provisioner.emulator.catalog import FLOW_SERVICE_PATH
 
 FaultAction = Literal["429", "500", "502", "503", "504", "lose", "drop"]
 ACTIONS: tuple[str, ...] = ("429", "500", "502", "503", "504", "lose", "drop")

@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from provisioner.emulator.catalog import PROFILE_SPEC_ID
 from provisioner.emulator.errors import ApiError, bad_request, not_found
 from provisioner.emulator.patch import PatchError, apply_patch, validate_operations
 from provisioner.emulator.specs import CONNECTION_SPECS, FLOW_SPECS, secret_params
 from provisioner.emulator.store import Resource, Store
-from provisioner.platform.ids import PROFILE_SPEC_ID
 
 KINDS = ("connections", "sourceConnections", "targetConnections", "flows")
 MASK = "xxxx"
@@ -367,6 +367,10 @@ def _validate_params(schema: dict[str, Any], params: Any, where: str) -> None:
     missing = [key for key in schema["required"] if not params.get(key)]
     if missing:
         raise bad_request("1400", f"{where} is missing required {', '.join(missing)}")
+    alternatives = [option["required"] for option in schema.get("anyOf", [])]
+    if alternatives and not any(all(params.get(k) for k in keys) for keys in alternatives):
+        wanted = " or ".join(", ".join(keys) for keys in alternatives)
+        raise bad_request("1400", f"{where} needs {wanted}")
     unknown = sorted(set(params) - set(schema["properties"]) - {"authorizedDate"})
     if unknown:
         raise bad_request("1400", f"{where} has unknown {', '.join(unknown)}")

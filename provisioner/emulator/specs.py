@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.platform.ids import (
+from provisioner.emulator.catalog import (
     DESTINATION_FLOW_SPEC_ID,
+    EVENT_HUBS_AAD_AUTH_SPEC,
     EVENT_HUBS_AUTH_SPEC,
+    EVENT_HUBS_SCOPED_AAD_AUTH_SPEC,
     EVENT_HUBS_SPEC_ID,
     KINESIS_AUTH_SPEC,
     KINESIS_SPEC_ID,
@@ -24,18 +26,23 @@ def _string(description: str, secret: bool = False) -> dict[str, Any]:
     return prop
 
 
-def _auth_spec(name: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": name.replace(" ", ""),
-        "spec": {
-            "$schema": _SCHEMA,
-            "type": "object",
-            "description": f"defines auth params required for {name}",
-            "properties": properties,
-            "required": required,
-        },
+def _auth_spec(
+    name: str,
+    properties: dict[str, Any],
+    required: list[str],
+    one_of_required: list[list[str]] | None = None,
+) -> dict[str, Any]:
+    """`one_of_required`: alternatives, at least one of which must be given in full."""
+    spec: dict[str, Any] = {
+        "$schema": _SCHEMA,
+        "type": "object",
+        "description": f"defines auth params required for {name}",
+        "properties": properties,
+        "required": required,
     }
+    if one_of_required:
+        spec["anyOf"] = [{"required": names} for names in one_of_required]
+    return {"name": name, "type": name.replace(" ", ""), "spec": spec}
 
 
 def _target_spec(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -62,8 +69,11 @@ CONNECTION_SPECS: dict[str, dict[str, Any]] = {
                     "accessKeyId": _string("AWS access key id"),
                     "secretKey": _string("AWS secret access key", secret=True),
                     "region": _string("AWS region"),
+                    # The streaming-destinations tutorial lists "region or connectionUrl".
+                    "connectionUrl": _string("Kinesis endpoint URL, instead of region"),
                 },
-                ["accessKeyId", "secretKey", "region"],
+                ["accessKeyId", "secretKey"],
+                [["region"], ["connectionUrl"]],
             )
         ],
         "targetSpec": _target_spec(
@@ -84,9 +94,32 @@ CONNECTION_SPECS: dict[str, dict[str, Any]] = {
                     "sasKeyName": _string("SAS key name"),
                     "sasKey": _string("SAS key", secret=True),
                     "namespace": _string("Event Hubs namespace"),
+                    # Shared Access Signature authentication: a key scoped to one hub.
+                    "eventHubName": _string("event hub the SAS key is scoped to"),
                 },
                 ["sasKeyName", "sasKey", "namespace"],
-            )
+            ),
+            _auth_spec(
+                EVENT_HUBS_AAD_AUTH_SPEC,
+                {
+                    "tenantId": _string("Azure tenant id"),
+                    "clientId": _string("Azure application client id"),
+                    "clientSecretValue": _string("Azure client secret", secret=True),
+                    "namespace": _string("Event Hubs namespace"),
+                },
+                ["tenantId", "clientId", "clientSecretValue", "namespace"],
+            ),
+            _auth_spec(
+                EVENT_HUBS_SCOPED_AAD_AUTH_SPEC,
+                {
+                    "tenantId": _string("Azure tenant id"),
+                    "clientId": _string("Azure application client id"),
+                    "clientSecretValue": _string("Azure client secret", secret=True),
+                    "namespace": _string("Event Hubs namespace"),
+                    "eventHubName": _string("event hub the credentials are scoped to"),
+                },
+                ["tenantId", "clientId", "clientSecretValue", "namespace", "eventHubName"],
+            ),
         ],
         "targetSpec": _target_spec({"eventHubName": _string("event hub")}, ["eventHubName"]),
         "attributes": {"category": "cloudStorage", "isSource": True, "isDestination": True},
