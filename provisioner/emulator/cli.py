@@ -181,8 +181,8 @@ def _names(comma_separated: str) -> list[str]:
 def _warn_reachable(host: str, url: str) -> None:
     click.echo(
         f"Warning: listening on {host}: this emulator is unauthenticated test infrastructure "
-        "(its client secret is printed below and well known) and is now reachable from the "
-        "network; bind to 127.0.0.1 unless you mean it.",
+        "(its credentials are printed on start and well known), now reachable from the "
+        "network; bind to 127.0.0.1 unless that is what you want.",
         err=True,
     )
     if not url.startswith(("http://127.", "http://[::1]")):
