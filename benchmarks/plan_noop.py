@@ -25,7 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from provisioner.emulator.store import Store  # noqa: E402
-from tests.emulator_support import platform_target, start_serve_process  # noqa: E402
+from tests.emulator_support import (  # noqa: E402
+    ADMIN_AUTH,
+    platform_target,
+    start_serve_process,
+)
 from tests.fleet import FLEET_ENV, seed_fleet, write_fleet  # noqa: E402
 
 
@@ -54,7 +58,7 @@ def main() -> None:
                 "AEP_CLIENT_SECRET": target.client_secret,
                 "AEP_ORG_ID": target.org,
             }
-            httpx.post(f"{url}/emulator/stats/reset")
+            httpx.post(f"{url}/emulator/stats/reset", auth=ADMIN_AUTH)
             started = time.perf_counter()
             result = subprocess.run(
                 [
@@ -71,7 +75,7 @@ def main() -> None:
                 check=False,
             )
             elapsed = time.perf_counter() - started
-            requests = httpx.get(f"{url}/emulator/stats").json()["requests"]
+            requests = httpx.get(f"{url}/emulator/stats", auth=ADMIN_AUTH).json()["requests"]
         finally:
             server.terminate()
             server.wait(timeout=10)

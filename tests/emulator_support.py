@@ -50,7 +50,9 @@ class Api:
     def request(
         self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
-        url = path if path.startswith("/emulator/") else FLOW_SERVICE_PATH + path
+        """A Flow Service path (`/flows`), or a whole one (`/emulator/…`, `/data/…`)."""
+        absolute = path.startswith(("/emulator/", "/data/"))
+        url = path if absolute else FLOW_SERVICE_PATH + path
         merged = {**self.headers, **(headers or {})}
         return self.client.request(method, url, headers=merged, **kwargs)
 
@@ -81,6 +83,11 @@ class Api:
         assert response.status_code == 201, response.text
         assert set(response.json()) == {"id", "etag"}
         return str(response.json()["id"])
+
+
+ADMIN_AUTH = httpx.BasicAuth(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+"""The emulator's own credentials, which its /emulator/ endpoints need (a bearer token from
+its IMS works too: `Api` sends one)."""
 
 
 def kinesis_account(secret: str = "S3CRET", name: str = "kinesis account") -> dict[str, Any]:

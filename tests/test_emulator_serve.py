@@ -61,6 +61,8 @@ def test_serve_help_lists_the_variants() -> None:
         "--rate-429",
         "--lose-create-rate",
         "--db",
+        "--audiences",
+        "--audiences-disabled",
     ):
         assert option in result.stdout
 

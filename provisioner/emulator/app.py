@@ -1,8 +1,10 @@
-"""The emulator as a WSGI application: IMS, the API gateway's checks, the Flow Service.
+"""The emulator as a WSGI application: IMS, the API gateway's checks, the Flow Service and
+the Segmentation Service's Audiences API.
 
 Served over HTTP by `server.py`, or used in-process through `httpx.WSGITransport`. Admin
-endpoints under `/emulator/` (faults, outside edits, request counts) are for tests and
-benchmarks; they are not part of the platform.
+endpoints under `/emulator/` (faults, outside edits, request counts, audience seeding) are
+for tests and benchmarks; they are not part of the platform, and all but `health` need the
+emulator's own credentials (see `admin.py`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
+from provisioner.emulator import admin
+from provisioner.emulator.audiences import AUDIENCES_PATH, Audiences, AudienceSeed
 from provisioner.emulator.catalog import FLOW_SERVICE_PATH, IMS_TOKEN_PATH
 from provisioner.emulator.errors import ApiError, GatewayError, bad_request
 from provisioner.emulator.faults import FaultRule, Faults, LostResponse
@@ -143,11 +147,22 @@ class EmulatorApp:
         self.config = config or EmulatorConfig()
         self.faults = faults or Faults()
         self.resources = Resources(self.store)
+        self.audiences = Audiences(self.store)
         self.requests: Counter[str] = Counter()
         self._count_lock = threading.Lock()
         # Called with (number, method, path) for every platform request, before it is
         # carried out: tests use it to stop a client at an exact point.
         self.observers: list[Callable[[int, str, str], None]] = []
+
+    def seed_audiences(
+        self,
+        sandbox: str,
+        audiences: Iterable[AudienceSeed | Mapping[str, Any]],
+        replace: bool = False,
+    ) -> int:
+        """Seed audiences `{id, name, description?, lifecycleState?}` into a sandbox, which
+        then knows only its seeded audiences; see `Audiences.seed`."""
+        return self.audiences.seed(sandbox, audiences, replace)
 
     # WSGI ----------------------------------------------------------------------------
 
@@ -195,6 +210,16 @@ class EmulatorApp:
             if request.path.startswith(FLOW_SERVICE_PATH + "/"):
                 caller = self._gateway(request)
                 return self._flow_service(request, caller)
+            if request.path == AUDIENCES_PATH or request.path.startswith(AUDIENCES_PATH + "/"):
+                caller = self._gateway(request)
+                status, payload = self.audiences.respond(
+                    request.method,
+                    request.path[len(AUDIENCES_PATH) :],
+                    request.query,
+                    request.body,
+                    caller,
+                )
+                return _json_response(status, payload)
             raise ApiError(404, "1101", f"No resource at {request.path}")
         except ApiError as error:
             return _json_response(error.status, error.body(str(uuid.uuid4())), error.headers)
@@ -363,9 +388,14 @@ class EmulatorApp:
     # admin ---------------------------------------------------------------------------
 
     def _admin(self, request: Request) -> Response:
+        parts = request.path[len(ADMIN_PATH) + 1 :].split("/")
+        if parts != ["health"] and not admin.authorized(
+            request.headers.get("authorization", ""), self.config.clients, self._claims
+        ):
+            return _json_response(401, {"error": admin.UNAUTHORIZED}, admin.CHALLENGE)
         try:
-            return self._admin_route(request, request.path[len(ADMIN_PATH) + 1 :].split("/"))
-        except (ValueError, TypeError, KeyError) as error:
+            return self._admin_route(request, parts)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
             return _json_response(400, {"error": str(error)})
         except ApiError as error:
             return _json_response(error.status, error.body(""))
@@ -395,6 +425,12 @@ class EmulatorApp:
                 raise ValueError("an edit is a JSON Patch array")
             edited = self.resources.outside_edit(parts[1], sandbox, parts[2], body)
             return _json_response(200, {"id": edited["id"], "etag": edited["etag"]})
+        if parts[0] == "audiences":
+            answer = admin.audiences_route(
+                self.audiences, request.method, parts[1:], body, request.query
+            )
+            if answer is not None:
+                return _json_response(*answer)
         return _json_response(404, {"error": f"no admin endpoint {request.method} {request.path}"})
 
 

@@ -1,4 +1,5 @@
-"""`provisioner emulator serve`: the emulator over HTTP for tools, tests and benchmarks."""
+"""`provisioner emulator serve`: the emulator over HTTP for tools, tests and benchmarks;
+`provisioner emulator audiences …`: the audiences its sandboxes know."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from provisioner.emulator.app import (
     EmulatorApp,
     EmulatorConfig,
 )
+from provisioner.emulator.audiences import Audiences, AudienceSeed, SeedError, load_seed_file
 from provisioner.emulator.faults import Faults
-from provisioner.emulator.server import make_server, server_url
-from provisioner.emulator.store import MEMORY, Store
+from provisioner.emulator.server import bound_host, is_loopback, make_server, server_url
+from provisioner.emulator.store import MEMORY, Store, StoreFileError
 from provisioner.emulator.strict import ACTION_FORMS, ActionForm
 
 DEFAULT_DB = Path(".provisioner") / "emulator.db"
@@ -100,6 +102,19 @@ def emulator() -> None:
     help="Share of creates committed whose response is then lost.",
 )
 @click.option("--seed", type=int, default=None, help="Seed for the fault rates.")
+@click.option(
+    "--audiences",
+    "audiences_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Seed audiences from this YAML or JSON file (sandbox name -> list of audiences).",
+)
+@click.option(
+    "--audiences-disabled",
+    default="",
+    metavar="NAMES",
+    help="Comma-separated sandboxes whose Audiences API answers 403 (not enabled).",
+)
 @click.option("--verbose", is_flag=True, help="Log every request.")
 def serve(
     host: str,
@@ -122,17 +137,20 @@ def serve(
     status_5xx: int,
     lose_create_rate: float,
     seed: int | None,
+    audiences_file: str | None,
+    audiences_disabled: str,
     verbose: bool,
 ) -> None:
     """Serve the Flow Service and IMS emulator over HTTP until interrupted.
 
     Point the tool at it with AEP_PLATFORM_URL and AEP_IMS_URL set to the printed URL,
     AEP_CLIENT_ID, AEP_CLIENT_SECRET and AEP_ORG_ID as printed. Admin endpoints for tests
-    live under /emulator/ (health, faults, rules, stats, edit).
+    live under /emulator/ (health, faults, rules, stats, edit, audiences); all but health
+    need the client's credentials (a bearer token from this emulator, or Basic auth).
     """
     config = EmulatorConfig(
         clients={client_id: (client_secret, org_id)},
-        sandboxes=frozenset(s.strip() for s in sandboxes.split(",") if s.strip()) or None,
+        sandboxes=frozenset(_names(sandboxes)) or None,
         token_ttl=token_ttl,
         patch_status=200 if patch_status == "200" else 202,
         delete_status=202 if delete_status == "202" else 204,
@@ -149,7 +167,11 @@ def serve(
         lose_create_rate=lose_create_rate,
         seed=seed,
     )
-    app = EmulatorApp(Store(db), config, faults)
+    app = EmulatorApp(_open_store(db), config, faults)
+    if audiences_file is not None:
+        app.audiences.seed_all(_load_seed(audiences_file, None))
+    for sandbox in _names(audiences_disabled):
+        app.audiences.set_enabled(sandbox, False)
     try:
         server = make_server(app, host, port, verbose=verbose)
     except OSError as error:
@@ -157,6 +179,8 @@ def serve(
             f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
         ) from None
     url = server_url(server)
+    if not is_loopback(bound_host(server)):
+        _warn_reachable(bound_host(server), url)
     mode = "strict, " if strict else ""
     click.echo(f"Flow Service emulator serving on {url} ({mode}data: {db}); Ctrl-C to stop")
     click.echo(f"  AEP_PLATFORM_URL={url} AEP_IMS_URL={url} AEP_ORG_ID={org_id}")
@@ -168,3 +192,137 @@ def serve(
     finally:
         server.server_close()
         app.store.close()
+
+
+def _names(comma_separated: str) -> list[str]:
+    return [name.strip() for name in comma_separated.split(",") if name.strip()]
+
+
+def _warn_reachable(host: str, url: str) -> None:
+    click.echo(
+        f"Warning: listening on {host}: this emulator is unauthenticated test infrastructure "
+        "(its credentials are printed on start and well known), now reachable from the "
+        "network; bind to 127.0.0.1 unless that is what you want.",
+        err=True,
+    )
+    if not url.startswith(("http://127.", "http://[::1]")):
+        click.echo(
+            f"Note: the tool accepts plain http only for loopback addresses, so it cannot use "
+            f"{url}; on this machine serve on 127.0.0.1 (or 0.0.0.0) instead.",
+            err=True,
+        )
+
+
+def _open_store(db: str) -> Store:
+    try:
+        return Store(db)
+    except StoreFileError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _load_seed(path: str, sandbox: str | None) -> dict[str, list[AudienceSeed]]:
+    try:
+        return load_seed_file(path, sandbox)
+    except SeedError as error:
+        raise click.ClickException(str(error)) from None
+
+
+# audiences -------------------------------------------------------------------------------
+
+_db_option = click.option(
+    "--db",
+    default=str(DEFAULT_DB),
+    show_default=True,
+    help="The emulator's SQLite file (the embedded emulator's by default).",
+)
+_sandbox_option = click.option("--sandbox", required=True, help="The sandbox name.")
+
+
+@emulator.group()
+def audiences() -> None:
+    """The audiences each sandbox of the emulator knows (its Audiences API).
+
+    A sandbox never seeded accepts any audience id (a well-formed UUID) as an active
+    audience with an empty name, and lists none; a seeded sandbox knows only its own.
+    """
+
+
+@audiences.command("seed")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_db_option
+@click.option(
+    "--sandbox",
+    default=None,
+    help="Seed only this sandbox; FILE may then be a bare list of audiences.",
+)
+@click.option("--replace", is_flag=True, help="Forget the sandbox's audiences not in FILE.")
+def seed_command(file: str, db: str, sandbox: str | None, replace: bool) -> None:
+    """Seed audiences from FILE (YAML or JSON) into the emulator's data file.
+
+    FILE maps sandbox names to lists of audiences, each {id, name, description?,
+    lifecycleState?} (lifecycleState: active (the default), published, draft, inactive or
+    archived). Seeding the same id again updates it.
+    """
+    seeds = _load_seed(file, sandbox)
+    store = _open_store(db)
+    try:
+        counts = Audiences(store).seed_all(seeds, replace)
+    finally:
+        store.close()
+    for name, count in counts.items():
+        click.echo(f"sandbox {name}: {count} audience(s) seeded")
+
+
+@audiences.command("list")
+@_db_option
+@_sandbox_option
+def list_command(db: str, sandbox: str) -> None:
+    """Show the audiences seeded in a sandbox, one per line: id, lifecycleState, name."""
+    store = _open_store(db)
+    try:
+        known = Audiences(store)
+        if not known.seeded(sandbox):
+            click.echo(f"sandbox {sandbox} was never seeded: any audience id exists")
+        for audience in known.stored(sandbox):
+            click.echo(f"{audience['id']}  {audience['lifecycleState']:<9}  {audience['name']}")
+    finally:
+        store.close()
+
+
+@audiences.command("forget")
+@_db_option
+@_sandbox_option
+def forget_command(db: str, sandbox: str) -> None:
+    """Drop a sandbox's audiences: it accepts any audience id again."""
+    store = _open_store(db)
+    try:
+        Audiences(store).forget(sandbox)
+    finally:
+        store.close()
+    click.echo(f"sandbox {sandbox}: audiences forgotten; any audience id exists again")
+
+
+@audiences.command("disable")
+@_db_option
+@_sandbox_option
+def disable_command(db: str, sandbox: str) -> None:
+    """Make a sandbox's Audiences API answer 403 (an organisation not enabled for it)."""
+    _set_enabled(db, sandbox, False)
+    click.echo(f"sandbox {sandbox}: the Audiences API answers 403")
+
+
+@audiences.command("enable")
+@_db_option
+@_sandbox_option
+def enable_command(db: str, sandbox: str) -> None:
+    """Undo `disable`."""
+    _set_enabled(db, sandbox, True)
+    click.echo(f"sandbox {sandbox}: the Audiences API answers again")
+
+
+def _set_enabled(db: str, sandbox: str, enabled: bool) -> None:
+    store = _open_store(db)
+    try:
+        Audiences(store).set_enabled(sandbox, enabled)
+    finally:
+        store.close()

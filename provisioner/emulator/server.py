@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -49,19 +51,44 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     request_queue_size = 128
 
 
+class ThreadingWSGIServer6(ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+
 def make_server(
     app: EmulatorApp, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
 ) -> ThreadingWSGIServer:
     handler = type("RequestHandler", (_RequestHandler,), {"verbose": verbose})
-    server = ThreadingWSGIServer((host, port), handler)
+    server_class = ThreadingWSGIServer6 if ":" in host else ThreadingWSGIServer
+    server = server_class((host, port), handler)
     server.set_app(app)
     return server
 
 
+def bound_host(server: ThreadingWSGIServer) -> str:
+    host = server.server_address[0]
+    return host.decode() if isinstance(host, bytes) else str(host)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach an address (a name counts if it is localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def server_url(server: ThreadingWSGIServer) -> str:
-    host, port = server.server_address[:2]
-    host = host.decode() if isinstance(host, bytes) else host
-    return f"http://{host}:{port}"
+    """A URL a client on this machine can use. A wildcard bind (0.0.0.0, ::) is reached
+    through loopback, the only plain-http address the tool accepts."""
+    host, port = bound_host(server), server.server_address[1]
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @contextmanager

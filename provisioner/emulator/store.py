@@ -4,11 +4,18 @@ One connection per store, guarded by a lock, so the threaded server is safe. Sev
 processes may share one file (WAL mode, busy timeout, immediate transactions). Decoded
 resources are cached per process and dropped whenever another connection has committed
 (`PRAGMA data_version`), so lists stay cheap without ever serving a stale object.
+
+The file is its owner's only (0600, in a 0700 directory when the store makes it), is never
+opened through a symbolic link, and holds a keyed digest of every secret auth parameter,
+never its value.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -18,7 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from provisioner.emulator.specs import secret_params
+
 MEMORY = ":memory:"
+DIGEST_PREFIX = "hmac-sha256:"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     kind TEXT NOT NULL, sandbox TEXT NOT NULL, id TEXT NOT NULL,
@@ -26,8 +36,17 @@ CREATE TABLE IF NOT EXISTS resources (
     PRIMARY KEY (kind, sandbox, id)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sandbox_flags (
+    sandbox TEXT NOT NULL, flag TEXT NOT NULL, PRIMARY KEY (sandbox, flag)
+);
 INSERT OR IGNORE INTO meta VALUES ('seq', '0');
 """
+_IGNORE_EVERYTHING = "# the local emulator's data: never commit it\n*\n"
+
+
+class StoreFileError(OSError):
+    """The data file cannot be used safely (a symbolic link, say)."""
+
 
 Resource = dict[str, Any]
 Entry = tuple[int, Resource]  # (write sequence number, resource)
@@ -37,21 +56,29 @@ class Store:
     def __init__(self, path: str | Path = MEMORY) -> None:
         self.path = str(path)
         if self.path != MEMORY:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._lock = threading.RLock()
-        self._cache: dict[tuple[str, str], dict[str, Entry]] = {}
-        self._seen_version = -1
-        with self._lock:
-            if self.path != MEMORY:
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('signing-key', ?)", (secrets.token_hex(32),)
+            _prepare_private_file(Path(self.path))
+        # SQLite gives its side files (-wal, -shm, -journal) the main file's mode; the umask
+        # covers any it makes before it has looked at that mode.
+        previous_umask = os.umask(0o077)
+        try:
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=30
             )
+            self._lock = threading.RLock()
+            self._cache: dict[tuple[str, str], dict[str, Entry]] = {}
+            self._seen_version = -1
+            with self._lock:
+                if self.path != MEMORY:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+                for key in ("signing-key", "secret-key"):
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, secrets.token_hex(32))
+                    )
+        finally:
+            os.umask(previous_umask)
         self.signing_key = bytes.fromhex(self._meta("signing-key"))
+        self._secret_key = bytes.fromhex(self._meta("secret-key"))
 
     def close(self) -> None:
         with self._lock:
@@ -107,7 +134,9 @@ class Store:
             return entry[1] if entry else None
 
     def put(self, kind: str, sandbox: str, resource: Resource) -> None:
-        """Insert or replace; must run inside `transaction()`."""
+        """Insert or replace; must run inside `transaction()`. Secret auth parameters are
+        replaced by their digest first, whichever way the write came."""
+        resource = self._without_secret_values(kind, resource)
         seq = int(
             self._db.execute(
                 "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
@@ -141,4 +170,79 @@ class Store:
     def clear(self) -> None:
         with self.transaction():
             self._db.execute("DELETE FROM resources")
+            self._db.execute("DELETE FROM sandbox_flags")
             self._cache.clear()
+
+    # per-sandbox flags ---------------------------------------------------------------
+
+    def has_flag(self, sandbox: str, flag: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM sandbox_flags WHERE sandbox = ? AND flag = ?", (sandbox, flag)
+            ).fetchone()
+        return row is not None
+
+    def set_flag(self, sandbox: str, flag: str, on: bool) -> None:
+        """Raise or lower a flag; must run inside `transaction()`."""
+        if on:
+            self._db.execute("INSERT OR IGNORE INTO sandbox_flags VALUES (?, ?)", (sandbox, flag))
+        else:
+            self._db.execute(
+                "DELETE FROM sandbox_flags WHERE sandbox = ? AND flag = ?", (sandbox, flag)
+            )
+
+    # secrets -------------------------------------------------------------------------
+
+    def secret_digest(self, value: str) -> str:
+        """What the store keeps instead of a secret value: keyed, so equal secrets in two
+        emulator files do not give equal digests."""
+        mac = hmac.new(self._secret_key, value.encode(), hashlib.sha256).hexdigest()
+        return DIGEST_PREFIX + mac
+
+    def _without_secret_values(self, kind: str, resource: Resource) -> Resource:
+        if kind != "connections" or not isinstance(resource.get("auth"), dict):
+            return resource
+        params = resource["auth"].get("params")
+        spec = resource.get("connectionSpec")
+        if not isinstance(params, dict) or not isinstance(spec, dict):
+            return resource
+        hidden = secret_params(str(spec.get("id", ""))) & params.keys()
+        if not any(_is_plain(params[key]) for key in hidden):
+            return resource
+        digested = {
+            key: self.secret_digest(value) if key in hidden and _is_plain(value) else value
+            for key, value in params.items()
+        }
+        return {**resource, "auth": {**resource["auth"], "params": digested}}
+
+
+def _is_plain(value: Any) -> bool:
+    """A secret value still in the clear (a digest a patch left untouched is not)."""
+    return isinstance(value, str) and not value.startswith(DIGEST_PREFIX)
+
+
+def _prepare_private_file(path: Path) -> None:
+    """Make `path` an owner-only regular file (its directory 0700 when made here), refusing
+    a symbolic link: a link planted there would send the data, tokens' key included,
+    wherever it points."""
+    if path.is_symlink():
+        raise StoreFileError(
+            f"refusing to open the emulator's data file {path}: it is a symbolic link"
+        )
+    directory = path.parent
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+        directory.chmod(0o700)  # mkdir's mode is cut by the umask
+        if directory.name == ".provisioner":
+            (directory / ".gitignore").write_text(_IGNORE_EVERYTHING)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except OSError as error:
+        raise StoreFileError(
+            f"cannot open the emulator's data file {path}: {error.strerror}"
+        ) from None
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)

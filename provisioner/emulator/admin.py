@@ -1,0 +1,100 @@
+"""Who may use the admin endpoints under `/emulator/`, and the audience seeding ones.
+
+Those endpoints inject faults, edit resources and seed data, so a served emulator reachable
+by others must not hand them to anyone: they need the emulator's own client, as a bearer
+token its IMS issued (`Authorization: Bearer …`) or as the client id and secret themselves
+(`Authorization: Basic base64(id:secret)`). Only `/emulator/health` is open, for readiness
+probes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from provisioner.emulator.audiences import Audiences, parse_seed
+
+UNAUTHORIZED = (
+    "the /emulator/ endpoints need the emulator's credentials: Authorization: Bearer TOKEN "
+    "(from its IMS) or Basic CLIENT_ID:CLIENT_SECRET"
+)
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="emulator", Basic realm="emulator"'}
+
+Clients = Mapping[str, tuple[str, str]]  # client id -> (client secret, IMS org)
+ClaimsReader = Callable[[str], "dict[str, Any] | None"]
+
+
+def authorized(authorization: str, clients: Clients, read_claims: ClaimsReader) -> bool:
+    scheme, _, credentials = authorization.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        claims = read_claims(credentials.strip())
+        return claims is not None and claims.get("c") in clients
+    if scheme == "basic":
+        return _basic_matches(credentials.strip(), clients)
+    return False
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """The `Authorization` header value for the admin endpoints, from the client's secret."""
+    token = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    return f"Basic {token}"
+
+
+def _basic_matches(encoded: str, clients: Clients) -> bool:
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    client_id, separator, secret = decoded.partition(":")
+    client = clients.get(client_id)
+    return bool(separator) and client is not None and hmac.compare_digest(secret, client[0])
+
+
+def audiences_route(
+    audiences: Audiences,
+    method: str,
+    parts: list[str],
+    body: Any,
+    query: Mapping[str, list[str]],
+) -> tuple[int, Any] | None:
+    """The audience seeding endpoints; None when no endpoint matches.
+
+    POST   /emulator/audiences[?replace=true]   body {sandbox: [audience, …], …}
+    PUT    /emulator/audiences/SANDBOX          body [audience, …]: exactly these
+    GET    /emulator/audiences/SANDBOX          what the sandbox holds
+    DELETE /emulator/audiences/SANDBOX          forget them: any audience id exists again
+    PUT    /emulator/audiences/SANDBOX/access   body {"enabled": false}: answer 403
+    """
+    if method == "POST" and not parts:
+        replace = (query.get("replace") or ["false"])[-1].lower() == "true"
+        return 200, {"seeded": audiences.seed_all(parse_seed(body), replace)}
+    if len(parts) == 1 and parts[0]:
+        sandbox = parts[0]
+        if method == "PUT":
+            seeded = audiences.seed_all(parse_seed(body, sandbox), replace=True)
+            return 200, {"seeded": seeded}
+        if method == "GET":
+            return 200, describe(audiences, sandbox)
+        if method == "DELETE":
+            audiences.forget(sandbox)
+            return 200, describe(audiences, sandbox)
+    if method == "PUT" and len(parts) == 2 and parts[1] == "access":
+        enabled = body.get("enabled") if isinstance(body, dict) else None
+        if not isinstance(enabled, bool):
+            raise ValueError('the body is {"enabled": true} or {"enabled": false}')
+        audiences.set_enabled(parts[0], enabled)
+        return 200, describe(audiences, parts[0])
+    return None
+
+
+def describe(audiences: Audiences, sandbox: str) -> dict[str, Any]:
+    return {
+        "sandbox": sandbox,
+        "seeded": audiences.seeded(sandbox),
+        "enabled": audiences.enabled(sandbox),
+        "audiences": audiences.stored(sandbox),
+    }
