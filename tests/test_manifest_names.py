@@ -117,7 +117,7 @@ def test_validate_never_prints_a_control_character(tmp_path: Path) -> None:
     [
         "Men over 50",
         "a;b=c",
-        "it's \"quoted\"",
+        'it\'s "quoted"',
         "Ümlaut ünd 日本語 名前",
         "emoji 🚀 ok",
         "x" * 256,
