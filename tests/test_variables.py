@@ -68,8 +68,8 @@ def test_uses_are_listed_with_their_positions(tmp_path: Path) -> None:
         stream="orders-${var:suffix}",
         account="${var:team}-kinesis",
     )
-    manifests, problems = load(tmp_path, text)
-    assert problems == []
+    manifests, found = load(tmp_path, text)
+    assert found == []
     uses = [
         (u.name, u.manifest, u.path, u.location.line, u.location.column)
         for u in variable_uses(manifests)
@@ -98,8 +98,8 @@ def test_uses_are_listed_with_their_positions(tmp_path: Path) -> None:
 def test_kinesis_fields_take_variables(
     tmp_path: Path, fields: dict[str, str], values: dict[str, str], expected: tuple[str, str]
 ) -> None:
-    manifests, problems = load(tmp_path, kinesis(**fields))
-    assert problems == []
+    manifests, found = load(tmp_path, kinesis(**fields))
+    assert found == []
     substituted, problems = substitute_vars(manifests, values, "dev")
     assert problems == []
     manifest = substituted[0].manifest
@@ -111,8 +111,8 @@ def test_kinesis_fields_take_variables(
 
 def test_event_hubs_fields_take_variables(tmp_path: Path) -> None:
     text = EVENT_HUBS.format(namespace="${var:ns}", hub="${var:hub}")
-    manifests, problems = load(tmp_path, text)
-    assert problems == []
+    manifests, found = load(tmp_path, text)
+    assert found == []
     substituted, problems = substitute_vars(manifests, {"ns": "contoso-dev", "hub": "h1"}, "dev")
     assert problems == []
     destination = substituted[0].manifest.destination
@@ -170,8 +170,8 @@ def test_event_hubs_fields_take_variables(tmp_path: Path) -> None:
 def test_substituted_values_are_checked_in_their_format(
     tmp_path: Path, text: str, values: dict[str, str], expected: str
 ) -> None:
-    manifests, problems = load(tmp_path, text)
-    assert problems == []
+    manifests, found = load(tmp_path, text)
+    assert found == []
     substituted, problems = substitute_vars(manifests, values, "dev")
     assert substituted == []
     assert len(problems) == 1
@@ -212,8 +212,8 @@ def test_shared_accounts_are_compared_once_substituted(tmp_path: Path) -> None:
         + "---\n"
         + kinesis(name="b", account="shared", region="us-east-1")
     )
-    manifests, problems = load(tmp_path, text)
-    assert problems == []  # the reference may well be us-east-1
+    manifests, found = load(tmp_path, text)
+    assert found == []  # the reference may well be us-east-1
     _, problems = substitute_vars(manifests, {"r": "us-east-1"}, "prod")
     assert problems == []
     _, problems = substitute_vars(manifests, {"r": "eu-west-1"}, "dev")
