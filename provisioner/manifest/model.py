@@ -19,7 +19,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from provisioner.errors import ProvisionerError
-from provisioner.manifest.printable import CONTROL_CHARACTERS, reject_control_characters
+from provisioner.manifest.printable import (
+    CONTROL_CHARACTERS,
+    PRINTABLE_PATTERN,
+    reject_control_characters,
+)
 from provisioner.manifest.secrets import SecretRef
 from provisioner.manifest.templates import TakesVariables, reject_variables
 
@@ -32,7 +36,7 @@ XDM_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 # Printable, not empty, no space at either end; spaces, quotes, `;`, `=` and any letter inside.
 _EDGE = f"[^\\s{CONTROL_CHARACTERS}]"
 NAME_PATTERN = f"^{_EDGE}([^{CONTROL_CHARACTERS}]*{_EDGE})?$"
-TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
+TEXT_PATTERN = PRINTABLE_PATTERN
 
 # Annotated validators run last to first: control characters are reported before any
 # other rule, so a name with an escape sequence is never called "empty" or "spaced".
