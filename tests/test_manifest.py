@@ -122,8 +122,8 @@ def test_json_output(tmp_path: Path) -> None:
             "line": 10,
             "column": 1,
             "path": "extra",
-            "message": "unknown key 'extra'; expected one of: version, name, description, "
-            "enabled, destination, audiences, attributes",
+            "message": "unknown key 'extra'; expected one of: version, name, renamedFrom, "
+            "description, enabled, destination, audiences, attributes",
         }
     ]
 

@@ -19,11 +19,19 @@ from provisioner.manifest import (
     resolve_secrets,
 )
 from provisioner.manifest.load import LoadResult
+from provisioner.manifest.problems import Problem
+from provisioner.manifest.project import (
+    Project,
+    ProjectError,
+    check_environments,
+    find_project,
+    project_json_schema,
+)
 from provisioner.plan.model import plan_json_schema
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "output_format",
@@ -41,11 +49,21 @@ from provisioner.plan.model import plan_json_schema
 def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -> None:
     """Check manifests offline: YAML, schema, and checks across manifests.
 
-    PATHS are manifest files or directories (searched recursively). Every problem of
-    every file is reported at once as FILE:LINE:COL: error: MESSAGE (at field.path).
-    Exits 0 when all manifests are valid (warnings allowed), 1 otherwise.
+    PATHS are manifest files or directories (searched recursively); without them, the
+    `manifests` of the project file (provisioner.yaml, in this directory or a parent).
+    With a project file, every environment must define every ${var:…} the manifests use.
+    Every problem of every file is reported at once as FILE:LINE:COL: error: MESSAGE (at
+    field.path). Exits 0 when all manifests are valid (warnings allowed), 1 otherwise.
     """
+    project, project_problems = _project_of(Path.cwd())
+    if not paths and project is not None and project.manifests:
+        paths = tuple(project.manifest_paths())
+    if not paths and not project_problems:
+        raise click.UsageError("give manifest PATHS, or list `manifests` in provisioner.yaml")
     result = load_and_check(paths)
+    result.problems[:0] = project_problems
+    if not project_problems:  # an invalid project file says nothing of its variables
+        result.problems.extend(check_environments(project, result.manifests))
     if check_secrets and not result.errors:
         result.problems.extend(resolve_secrets(result.manifests))
     if output_format == "json":
@@ -53,6 +71,13 @@ def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -
     else:
         _echo_validation_text(result)
     click.get_current_context().exit(EXIT_USER_ERROR if result.errors else EXIT_OK)
+
+
+def _project_of(directory: Path) -> tuple[Project | None, list[Problem]]:
+    try:
+        return find_project(directory), []
+    except ProjectError as error:
+        return None, error.problems
 
 
 def _validation_json(result: LoadResult) -> dict[str, Any]:
@@ -86,9 +111,18 @@ def _echo_validation_text(result: LoadResult) -> None:
     is_flag=True,
     help="The JSON plan's schema instead (schemas/plan.schema.json).",
 )
-def schema(of_plan: bool) -> None:
+@click.option(
+    "--project",
+    "of_project",
+    is_flag=True,
+    help="The project file's schema instead (schemas/project.schema.json).",
+)
+def schema(of_plan: bool, of_project: bool) -> None:
     """Print the manifest's JSON Schema (the same as schemas/manifest.schema.json)."""
-    click.echo(plan_schema_text() if of_plan else schema_text(), nl=False)
+    if of_plan and of_project:
+        raise click.UsageError("choose one of --plan and --project")
+    text = plan_schema_text() if of_plan else schema_text()
+    click.echo(project_schema_text() if of_project else text, nl=False)
 
 
 def schema_text() -> str:
@@ -97,3 +131,7 @@ def schema_text() -> str:
 
 def plan_schema_text() -> str:
     return json.dumps(plan_json_schema(), indent=2) + "\n"
+
+
+def project_schema_text() -> str:
+    return json.dumps(project_json_schema(), indent=2) + "\n"

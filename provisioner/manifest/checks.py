@@ -15,6 +15,7 @@ from provisioner.manifest.model import (
 )
 from provisioner.manifest.problems import Problem
 from provisioner.manifest.secrets import SecretRef, SecretResolutionError
+from provisioner.manifest.templates import has_variables
 
 T = TypeVar("T")
 
@@ -30,9 +31,11 @@ def check_manifests(manifests: Sequence[LoadedManifest]) -> list[Problem]:
     problems: list[Problem] = []
     for loaded in manifests:
         problems.extend(_duplicate_entries(loaded))
+        problems.extend(_earlier_names(loaded))
         problems.extend(_soft_limits(loaded))
     problems.extend(_duplicate_names(manifests))
-    problems.extend(_account_conflicts(manifests))
+    problems.extend(_earlier_names_across(manifests))
+    problems.extend(account_conflicts(manifests))
     return problems
 
 
@@ -51,10 +54,14 @@ def _first_seen(items: Iterable[T], key: Callable[[T], Hashable]) -> list[tuple[
 
 def _duplicate_entries(loaded: LoadedManifest) -> list[Problem]:
     manifest, problems = loaded.manifest, []
-    audiences = manifest.audience_objects()
-    for index, first in _first_seen(audiences, lambda a: a.id.lower()):
+    audiences = manifest.audience_entries()
+    # An audience with an id is keyed by it; one given by name alone, by its exact name.
+    keys = [("id", a.id.lower()) if a.id else ("name", a.name or "") for a in audiences]
+    for index, first in _first_seen(range(len(keys)), lambda i: keys[i]):
         line = loaded.locate("audiences", first)[0].line
-        message = f"audience {audiences[index].id} is listed twice (first at line {line})"
+        audience = audiences[index]
+        shown = audience.id if audience.id else f"'{audience.name}' (by name)"
+        message = f"audience {shown} is listed twice (first at line {line})"
         problems.append(loaded.problem("error", message, "audiences", index))
     for index, first in _first_seen(manifest.attributes, lambda a: a):
         line = loaded.locate("attributes", first)[0].line
@@ -71,6 +78,42 @@ def _soft_limits(loaded: LoadedManifest) -> list[Problem]:
     if len(manifest.attributes) > SOFT_LIMIT_ATTRIBUTES:
         message = soft_limit_message("attributes", len(manifest.attributes), SOFT_LIMIT_ATTRIBUTES)
         problems.append(loaded.problem("warning", message, "attributes", at_key=True))
+    return problems
+
+
+def _earlier_names(loaded: LoadedManifest) -> list[Problem]:
+    manifest, problems = loaded.manifest, []
+    for index, earlier in enumerate(manifest.renamedFrom):
+        if earlier == manifest.name:
+            message = f"'{earlier}' is this dataflow's current name, not an earlier one"
+            problems.append(loaded.problem("error", message, "renamedFrom", index))
+    for index, first in _first_seen(manifest.renamedFrom, lambda n: n):
+        line = loaded.locate("renamedFrom", first)[0].line
+        message = (
+            f"earlier name '{manifest.renamedFrom[index]}' is listed twice (first at line {line})"
+        )
+        problems.append(loaded.problem("error", message, "renamedFrom", index))
+    return problems
+
+
+def _earlier_names_across(manifests: Sequence[LoadedManifest]) -> list[Problem]:
+    """An earlier name belongs to one dataflow: it is no other's name nor earlier name."""
+    names = {loaded.manifest.name: loaded for loaded in reversed(manifests)}  # first wins
+    earlier_owners: dict[str, tuple[LoadedManifest, int]] = {}
+    problems = []
+    for loaded in manifests:
+        for index, earlier in enumerate(loaded.manifest.renamedFrom):
+            named = names.get(earlier)
+            claimed = earlier_owners.setdefault(earlier, (loaded, index))
+            if named is not None and named is not loaded:
+                where = named.locate("name")[0]
+                message = f"earlier name '{earlier}' is the name of the manifest at {where}"
+            elif claimed[0] is not loaded:
+                where = claimed[0].locate("renamedFrom", claimed[1])[0]
+                message = f"earlier name '{earlier}' is also claimed by the manifest at {where}"
+            else:
+                continue
+            problems.append(loaded.problem("error", message, "renamedFrom", index))
     return problems
 
 
@@ -97,7 +140,12 @@ def account_settings(loaded: LoadedManifest) -> dict[str, str]:
     return settings
 
 
-def _account_conflicts(manifests: Sequence[LoadedManifest]) -> list[Problem]:
+def account_conflicts(manifests: Sequence[LoadedManifest]) -> list[Problem]:
+    """Manifests sharing an account must agree on it.
+
+    A setting that holds a `${var:}` reference is compared once substituted (by
+    `substitute_vars`), since its text alone does not say what it will be.
+    """
     owners: dict[str, LoadedManifest] = {}
     problems = []
     for loaded in manifests:
@@ -119,7 +167,15 @@ def _account_conflicts(manifests: Sequence[LoadedManifest]) -> list[Problem]:
 def _differences(mine: dict[str, str], theirs: dict[str, str]) -> list[str]:
     if mine["type"] != theirs["type"]:
         return [f"type ({theirs['type']} there, {mine['type']} here)"]
-    return [k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k)]
+    return [
+        k
+        for k in mine.keys() | theirs.keys()
+        if mine.get(k) != theirs.get(k) and not _templated(mine.get(k), theirs.get(k))
+    ]
+
+
+def _templated(*values: str | None) -> bool:
+    return any(value is not None and has_variables(value) for value in values)
 
 
 def resolve_secrets(

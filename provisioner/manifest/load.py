@@ -220,3 +220,21 @@ def _yaml_problem(file: Path, error: MarkedYAMLError) -> Problem:
         if error.context and error.context_mark is not None:
             message += f" ({error.context} started at line {error.context_mark.line + 1})"
     return Problem("error", Location(str(file), line, column), message)
+
+
+def read_documents(file: Path) -> tuple[list[Any], list[Problem]]:
+    """Every YAML document of a file, positions kept, or the problems that stop its reading.
+
+    For other YAML files of the tool (the project file), parsed by the same rules as
+    manifests.
+    """
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return [], [Problem("error", Location(str(file)), f"cannot read: {error}")]
+    try:
+        return list(_documents(text)), []
+    except MarkedYAMLError as error:
+        return [], [_yaml_problem(file, error)]
+    except YAMLError as error:
+        return [], [Problem("error", Location(str(file)), f"invalid YAML: {error}")]

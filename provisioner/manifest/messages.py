@@ -7,6 +7,7 @@ Messages never echo a value found under `credentials`: only fields listed in
 from __future__ import annotations
 
 import difflib
+import typing
 from typing import Any
 
 from pydantic import BaseModel
@@ -36,7 +37,12 @@ _PATTERN_HINTS = {
     "starting with a letter)",
     "eventHub": "is not an event hub name (letters, digits, '.', '_', '-')",
     "name": "must not be empty or start or end with spaces",
+    "renamedFrom": "must not be empty or start or end with spaces",
     "account": "must not be empty or start or end with spaces",
+    "project": "is not a project name (lowercase letters, digits, '.', '_' and '-', starting "
+    "with a letter or digit; at most 64)",
+    "sandbox": "is not a sandbox name (lowercase letters, digits and hyphens)",
+    "manifests": "must not be empty",
 }
 _SHOWN_VALUES = frozenset(
     {
@@ -49,6 +55,8 @@ _SHOWN_VALUES = frozenset(
         "eventHub",
         "type",
         "version",
+        "project",
+        "sandbox",
     }
 )
 _TYPE_NAMES = {
@@ -59,6 +67,7 @@ _TYPE_NAMES = {
     "dict_type": "a mapping",
     "list_type": "a list",
     "int_type": "a whole number",
+    "float_type": "a number",
 }
 
 
@@ -74,14 +83,14 @@ def field_name(loc: tuple[str | int, ...]) -> str:
     return ""
 
 
-def describe(error: ErrorDetails) -> str:
-    """One readable sentence for one pydantic error."""
+def describe(error: ErrorDetails, root: type[BaseModel] = Manifest) -> str:
+    """One readable sentence for one pydantic error of a document validated as `root`."""
     kind, loc = error["type"], tuple(error["loc"])
     field = field_name(loc)
     if kind == "missing":
         return f"required key '{loc[-1]}' is missing"
     if kind == "extra_forbidden":
-        return _unknown_key(loc)
+        return _unknown_key(loc, root)
     if kind == "union_tag_invalid":
         return _unknown_destination(error)
     if kind == "union_tag_not_found":
@@ -128,26 +137,31 @@ def _unknown_destination(error: ErrorDetails) -> str:
     return f"unknown destination type '{tag}'; expected one of: {', '.join(DESTINATION_TYPES)}"
 
 
-def suggest_key(loc: tuple[str | int, ...]) -> str | None:
+def suggest_key(loc: tuple[str | int, ...], root: type[BaseModel] = Manifest) -> str | None:
     """The allowed key that an unknown key at `loc` most likely misspells."""
-    close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(loc[:-1]), n=1, cutoff=0.6)
+    allowed = _allowed_keys(loc[:-1], root)
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
     return close[0] if close else None
 
 
-def _unknown_key(loc: tuple[str | int, ...]) -> str:
+def _unknown_key(loc: tuple[str | int, ...], root: type[BaseModel]) -> str:
     message = f"unknown key '{loc[-1]}'"
-    suggestion = suggest_key(loc)
+    suggestion = suggest_key(loc, root)
     if suggestion:
         return f"{message}; did you mean '{suggestion}'?"
-    allowed = _allowed_keys(loc[:-1])
+    allowed = _allowed_keys(loc[:-1], root)
     if allowed:
         return f"{message}; expected one of: {', '.join(allowed)}"
     return message
 
 
-def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
-    model: type[BaseModel] | None = Manifest
+def _allowed_keys(loc: tuple[str | int, ...], root: type[BaseModel]) -> list[str]:
+    model: type[BaseModel] | None = root
+    entries_of: type[BaseModel] | None = None  # the model of a mapping's values, if any
     for part in loc:
+        if entries_of is not None:
+            model, entries_of = entries_of, None  # `part` is a key the user chose
+            continue
         if isinstance(part, str) and part in _TAG_MODELS:
             model = _TAG_MODELS[part]
             continue
@@ -157,9 +171,20 @@ def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
             return []
         field = model.model_fields.get(part)
         annotation = field.annotation if field else None
-        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        model = annotation if is_model else None  # type: ignore[assignment]
-    return list(model.model_fields) if model else []
+        model, entries_of = _as_model(annotation), _mapping_values_model(annotation)
+    return list(model.model_fields) if model and entries_of is None else []
+
+
+def _as_model(annotation: Any) -> type[BaseModel] | None:
+    is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return annotation if is_model else None
+
+
+def _mapping_values_model(annotation: Any) -> type[BaseModel] | None:
+    """`Environment` for `dict[str, Environment]`: keys chosen by the user, values a model."""
+    if typing.get_origin(annotation) is not dict:
+        return None
+    return _as_model(typing.get_args(annotation)[-1])
 
 
 def soft_limit_message(kind: str, count: int, limit: int) -> str:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     StrictBool,
     StringConstraints,
     Tag,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from provisioner.errors import ProvisionerError
+from provisioner.manifest.printable import (
+    CONTROL_CHARACTERS,
+    PRINTABLE_PATTERN,
+    reject_control_characters,
+)
 from provisioner.manifest.secrets import SecretRef
+from provisioner.manifest.templates import TakesVariables, reject_variables
 
 SOFT_LIMIT_AUDIENCES = 250
 SOFT_LIMIT_ATTRIBUTES = 50
@@ -22,10 +33,26 @@ SOFT_LIMIT_ATTRIBUTES = 50
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 XDM_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
+# Printable, not empty, no space at either end; spaces, quotes, `;`, `=` and any letter inside.
+_EDGE = f"[^\\s{CONTROL_CHARACTERS}]"
+NAME_PATTERN = f"^{_EDGE}([^{CONTROL_CHARACTERS}]*{_EDGE})?$"
+TEXT_PATTERN = PRINTABLE_PATTERN
+
+# Annotated validators run last to first: control characters are reported before any
+# other rule, so a name with an escape sequence is never called "empty" or "spaced".
 Name = Annotated[
     str,
-    StringConstraints(strict=True, min_length=1, max_length=256, pattern=r"^\S(.*\S)?$"),
+    StringConstraints(strict=True, min_length=1, max_length=256, pattern=NAME_PATTERN),
+    BeforeValidator(reject_variables),
+    BeforeValidator(reject_control_characters),
     Field(description="The dataflow's name on the platform; unique in a run, and its key."),
+]
+EarlierName = Annotated[
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=256, pattern=NAME_PATTERN),
+    BeforeValidator(reject_variables),
+    BeforeValidator(reject_control_characters),
+    Field(description="An earlier name of this dataflow."),
 ]
 AudienceId = Annotated[
     str,
@@ -39,10 +66,23 @@ XdmPath = Annotated[
 ]
 AccountName = Annotated[
     str,
-    StringConstraints(strict=True, min_length=1, max_length=256, pattern=r"^\S(.*\S)?$"),
+    StringConstraints(strict=True, min_length=1, max_length=256, pattern=NAME_PATTERN),
+    TakesVariables(),
+    BeforeValidator(reject_control_characters),
     Field(description="The destination account (base connection); manifests naming it share it."),
 ]
-Text = Annotated[str, StringConstraints(strict=True, max_length=4000)]
+Text = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=4000, pattern=TEXT_PATTERN),
+    BeforeValidator(reject_variables),
+    BeforeValidator(reject_control_characters),
+]
+TemplatedText = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=4000, pattern=TEXT_PATTERN),
+    TakesVariables(),
+    BeforeValidator(reject_control_characters),
+]
 
 
 class StrictModel(BaseModel):
@@ -65,11 +105,13 @@ class KinesisDestination(StrictModel):
     region: Annotated[
         str,
         StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$"),
+        TakesVariables(),
         Field(description="The AWS region, such as us-east-1."),
     ]
     stream: Annotated[
         str,
         StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$"),
+        TakesVariables(),
         Field(description="The existing Kinesis data stream."),
     ]
     credentials: KinesisCredentials
@@ -81,11 +123,13 @@ class EventHubsDestination(StrictModel):
     namespace: Annotated[
         str,
         StringConstraints(strict=True, pattern=r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$"),
+        TakesVariables(),
         Field(description="The Event Hubs namespace (6 to 50 letters, digits, hyphens)."),
     ]
     eventHub: Annotated[
         str,
         StringConstraints(strict=True, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,254}[A-Za-z0-9])?$"),
+        TakesVariables(),
         Field(description="The event hub inside the namespace."),
     ]
     credentials: EventHubsCredentials
@@ -97,9 +141,38 @@ DESTINATION_TYPES = ("amazon-kinesis", "azure-event-hubs")
 
 
 class Audience(StrictModel):
-    id: AudienceId
-    name: Text | None = None
-    description: Text | None = None
+    """An audience by id (checked to exist), or by name alone (looked up in the sandbox)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"anyOf": [{"required": ["id"]}, {"required": ["name"]}]},
+    )
+
+    id: AudienceId | None = None
+    name: Text | None = Field(default=None, description="The audience's name.")
+    description: Text | None = Field(default=None, description="The audience's description.")
+
+    @model_validator(mode="after")
+    def _identified(self) -> Audience:
+        if self.id is None and not (self.name or "").strip():
+            raise PydanticCustomError(
+                "audience_unidentified",
+                "an audience needs an id, or a name to look it up by in the sandbox",
+            )
+        return self
+
+
+class IdentifiedAudience(NamedTuple):
+    """An audience whose id is known: given in the manifest, or resolved from its name."""
+
+    id: str
+    name: str | None
+    description: str | None
+
+
+class UnresolvedAudienceError(ProvisionerError):
+    """An audience given by name alone was used where its id is needed."""
 
 
 def _audience_form(value: Any) -> str:
@@ -129,7 +202,12 @@ class Manifest(StrictModel):
 
     version: Literal[1] = Field(description="The manifest format version.")
     name: Name
-    description: Text = ""
+    renamedFrom: list[EarlierName] = Field(
+        default_factory=list,
+        description="Earlier names of this dataflow: one managed under any of them is renamed "
+        "in place, never duplicated.",
+    )
+    description: TemplatedText = ""
     enabled: StrictBool = Field(default=True, description="Whether the dataflow is enabled.")
     destination: Destination
     audiences: list[AudienceEntry] = Field(
@@ -139,9 +217,36 @@ class Manifest(StrictModel):
         default_factory=list, description="Profile attributes to export; order does not matter."
     )
 
-    def audience_objects(self) -> list[Audience]:
-        """Audiences with the bare-id shorthand expanded."""
+    def audience_entries(self) -> list[Audience]:
+        """Every audience as written, the bare-id shorthand expanded; ids may be missing."""
         return [Audience(id=a) if isinstance(a, str) else a for a in self.audiences]
+
+    def audience_objects(self) -> list[IdentifiedAudience]:
+        """Every audience with its id; those given by name must have been resolved first.
+
+        Raises UnresolvedAudienceError for an audience given by name alone: see
+        `with_audience_ids`, which gives a manifest whose audiences all have ids.
+        """
+        identified = []
+        for audience in self.audience_entries():
+            if audience.id is None:
+                raise UnresolvedAudienceError(
+                    f"dataflow '{self.name}': audience '{audience.name}' is given by name "
+                    "and was not looked up in the sandbox"
+                )
+            identified.append(IdentifiedAudience(audience.id, audience.name, audience.description))
+        return identified
+
+    def with_audience_ids(self, ids_by_name: Mapping[str, str]) -> Manifest:
+        """A copy whose audiences given by name carry the ids found for those names."""
+        entries: list[str | Audience] = []
+        for entry in self.audiences:
+            if isinstance(entry, Audience) and entry.id is None and entry.name is not None:
+                found = ids_by_name.get(entry.name)
+                if found is not None:
+                    entry = entry.model_copy(update={"id": found})
+            entries.append(entry)
+        return self.model_copy(update={"audiences": entries})
 
     @property
     def account_key(self) -> str:
