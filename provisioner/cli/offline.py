@@ -20,6 +20,7 @@ from provisioner.manifest import (
 )
 from provisioner.manifest.load import LoadResult
 from provisioner.plan import plan_json_schema
+from provisioner.render.safe import for_terminal
 
 
 @cli.command()
@@ -71,7 +72,7 @@ def _validation_json(result: LoadResult) -> dict[str, Any]:
 
 def _echo_validation_text(result: LoadResult) -> None:
     for problem in result.problems:
-        click.echo(problem.format(), err=problem.severity == "error")
+        click.echo(for_terminal(problem.format()), err=problem.severity == "error")
     summary = (
         f"{len(result.manifests)} manifest(s) in {len(result.files)} file(s): "
         f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"

@@ -27,6 +27,7 @@ from provisioner.plan import Plan
 from provisioner.platform.client import PlatformClient, connect
 from provisioner.platform.target import Target, select_target
 from provisioner.render import render_markdown, render_text
+from provisioner.render.safe import for_message, for_terminal
 from provisioner.stale import check_target, load_plan, refusals
 from provisioner.teardown import destroy_plan
 from provisioner.workflow import (
@@ -74,10 +75,10 @@ def _load(paths: tuple[Path, ...], secrets: bool) -> list[LoadedManifest]:
         loaded = load_manifests(paths, secrets)
     except InvalidManifests as invalid:
         for problem in invalid.problems:
-            click.echo(problem.format(), err=True)
+            click.echo(for_terminal(problem.format()), err=True)
         raise
     for warning in loaded.warnings:
-        click.echo(warning.format(), err=True)
+        click.echo(for_terminal(warning.format()), err=True)
     return loaded.manifests
 
 
@@ -224,7 +225,7 @@ def _confirm(the_plan: Plan, auto_approve: bool) -> None:
 
 def _finish(report: ApplyReport) -> None:
     for result in report.failed:
-        click.echo(f"error: {result.unit}: {result.message}", err=True)
+        click.echo(f"error: {for_terminal(result.unit)}: {for_message(result.message)}", err=True)
     done = [r for r in report.results if r.ok]
     click.echo(f"Apply finished: {len(done)} applied, {len(report.failed)} failed.")
     if report.failed:
@@ -303,7 +304,7 @@ def import_(
         output.write_text(text, encoding="utf-8")
         click.echo(f"Wrote {output}", err=True)
     for item in marked:
-        click.echo(f"Marked {item} as managed by provisioner", err=True)
+        click.echo(f"Marked {for_terminal(item)} as managed by provisioner", err=True)
 
 
 def _colour() -> bool:
