@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from provisioner.plan import SENSITIVE, Change, FieldChange
+from provisioner.render.lines import detail_lines
 from provisioner.render.safe import (
     CELL_LIMIT,
     ELLIPSIS,
@@ -155,3 +157,21 @@ def test_truncate_marks_the_cut() -> None:
     assert truncate("abc", 3) == "abc" and truncate("abc", None) == "abc"
     assert truncate("abcdef", 4) == "abc" + ELLIPSIS
     assert len(for_markdown_code("L" * 10_000)) < CELL_LIMIT + 10
+
+
+def test_a_value_shaped_like_a_placeholder_is_still_quoted() -> None:
+    """Only a sensitive field's placeholder is shown bare; a description that starts with
+    '(' (from the platform) is quoted and escaped like any other value."""
+    change = Change(
+        action="update",
+        type="flow",
+        name="orders",
+        fields=[
+            FieldChange(field="description", before="(sensitive)\x1b[2K", after="x"),
+            FieldChange(field="credentials", before=SENSITIVE, after=SENSITIVE, sensitive=True),
+        ],
+    )
+    assert detail_lines(change) == [
+        ("~", 'description: "(sensitive)\\u001b[2K" -> "x"'),
+        ("~", "credentials: (sensitive) -> (sensitive)"),
+    ]
