@@ -1,7 +1,12 @@
-"""The entry point: user errors exit 1, Ctrl-C 130, bugs 3 with the traceback in a log."""
+"""The entry point: user errors exit 1, Ctrl-C 130, bugs 3 with the traceback in a log.
+
+An error's text may quote the platform (its error messages), a manifest or the command line,
+so it is printed through `for_message`/`for_terminal`: one line, no control characters.
+"""
 
 from __future__ import annotations
 
+import io
 import sys
 import tempfile
 import time
@@ -22,6 +27,7 @@ from provisioner.errors import (
     EXIT_USER_ERROR,
     ProvisionerError,
 )
+from provisioner.render.safe import for_message, for_terminal
 
 cli.add_command(emulator)
 
@@ -35,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as stop:
         code = stop.exit_code
     except click.ClickException as error:
-        error.show()
+        _show_click_error(error)
         code = error.exit_code if error.exit_code != 2 else EXIT_USER_ERROR
     except click.Abort:
         click.echo("Aborted.", err=True)
@@ -44,11 +50,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         code = 130
     except ProvisionerError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {for_message(str(error))}", err=True)
         code = error.exit_code
     except Exception as error:  # a bug: one line for the user, the details in a log
         code = _report_internal_error(error, debug)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _show_click_error(error: click.ClickException) -> None:
+    """Click's own message and usage, each line shown as for the terminal (a bad value
+    given on the command line is quoted in it)."""
+    shown = io.StringIO()
+    error.show(file=shown)
+    lines = shown.getvalue().rstrip("\n").split("\n")
+    click.echo("\n".join(for_terminal(line) for line in lines), err=True)
 
 
 def _report_internal_error(error: Exception, debug: bool) -> int:
@@ -59,7 +74,9 @@ def _report_internal_error(error: Exception, debug: bool) -> int:
     else:
         where = str(_write_crash_log(details))
     click.echo(
-        f"internal error: {type(error).__name__}: {error} (a bug; details {where})", err=True
+        f"internal error: {type(error).__name__}: {for_message(str(error))} "
+        f"(a bug; details {where})",
+        err=True,
     )
     return EXIT_INTERNAL
 

@@ -28,6 +28,7 @@ from provisioner.manifest.project import (
     project_json_schema,
 )
 from provisioner.plan.model import plan_json_schema
+from provisioner.render.safe import for_terminal
 
 
 @cli.command()
@@ -96,7 +97,7 @@ def _validation_json(result: LoadResult) -> dict[str, Any]:
 
 def _echo_validation_text(result: LoadResult) -> None:
     for problem in result.problems:
-        click.echo(problem.format(), err=problem.severity == "error")
+        click.echo(for_terminal(problem.format()), err=problem.severity == "error")
     summary = (
         f"{len(result.manifests)} manifest(s) in {len(result.files)} file(s): "
         f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"

@@ -39,6 +39,7 @@ from provisioner.plan.saved import check_target, load_plan, refusals
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.target import Target
 from provisioner.render import render_markdown, render_text
+from provisioner.render.safe import for_message, for_terminal
 from provisioner.state.managed import ManagedState
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,10 +89,10 @@ def _load(paths: tuple[Path, ...], secrets: bool) -> list[LoadedManifest]:
         loaded = load_manifests(paths, secrets)
     except InvalidManifests as invalid:
         for problem in invalid.problems:
-            click.echo(problem.format(), err=True)
+            click.echo(for_terminal(problem.format()), err=True)
         raise
     for warning in loaded.warnings:
-        click.echo(warning.format(), err=True)
+        click.echo(for_terminal(warning.format()), err=True)
     return loaded.manifests
 
 
@@ -276,9 +277,9 @@ def _confirm(the_plan: Plan, auto_approve: bool, command: str) -> None:
 def _finish(report: ApplyReport, the_plan: Plan) -> None:
     """What was done, counted as the plan counts: its changes, and the units they are in."""
     for result in report.failed:
-        click.echo(f"error: {result.unit}: {result.message}", err=True)
+        click.echo(f"error: {for_terminal(result.unit)}: {for_message(result.message)}", err=True)
     for note in report.notes:
-        click.echo(f"Note: {note}", err=True)
+        click.echo(f"Note: {for_message(note)}", err=True)
     failed_units = {r.unit for r in report.failed}
     changes = the_plan.changes
     applied = [c for c in changes if unit_of(c) not in failed_units]
@@ -364,7 +365,7 @@ def import_(
         output.write_text(text, encoding="utf-8")
         click.echo(f"Wrote {output}", err=True)
     for item in marked:
-        click.echo(f"Marked {item} as managed by provisioner", err=True)
+        click.echo(f"Marked {for_terminal(item)} as managed by provisioner", err=True)
 
 
 def _colour() -> bool:

@@ -41,7 +41,10 @@ def labels(change: AnyChange) -> list[str]:
 def detail_lines(change: AnyChange) -> list[tuple[str, str]]:
     """(symbol, text) for each field, audience and attribute line of a change."""
     lines = [
-        ("~" if change.action != "create" else "+", _field_text(f.path, f.before, f.after))
+        (
+            "~" if change.action != "create" else "+",
+            _field_text(f.path, f.before, f.after, f.sensitive),
+        )
         for f in change.fields
     ]
     if isinstance(change, FlowChange) and change.enable is not None:
@@ -54,14 +57,17 @@ def detail_lines(change: AnyChange) -> list[tuple[str, str]]:
     return lines
 
 
-def _field_text(name: str, before: Any, after: Any) -> str:
+def _field_text(name: str, before: Any, after: Any, sensitive: bool = False) -> str:
     if before is None:
-        return f"{name}: {_shown(after)}"
-    return f"{name}: {_shown(before)} -> {_shown(after)}"
+        return f"{name}: {_shown(after, sensitive)}"
+    return f"{name}: {_shown(before, sensitive)} -> {_shown(after, sensitive)}"
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, str) and value.startswith("("):
+def _shown(value: Any, placeholder: bool = False) -> str:
+    """A value as JSON, quoted and escaped; a sensitive field's placeholder such as
+    `(sensitive)` as it is. Only the flag decides: a description that merely starts with
+    '(' comes from a manifest or the platform and is quoted like any other."""
+    if placeholder and isinstance(value, str):
         return value
     return json.dumps(value)
 

@@ -3,11 +3,13 @@
 Its first line names the target; it carries a stable hidden marker, so a bot can find its
 own comment and update it in place; and it keeps under `max_chars` (GitHub's comment limit
 is 65,536) by dropping details first and never the summary.
+
+Names, descriptions and messages come from manifests and from the platform (anyone who can
+edit an audience in the AEP UI): each goes through the `render.safe` function for where it
+lands, so none can add Markdown or HTML, notify people, or imitate the marker.
 """
 
 from __future__ import annotations
-
-import html
 
 from provisioner.plan.model import AnyChange, FlowChange, Plan
 from provisioner.render.lines import (
@@ -20,9 +22,17 @@ from provisioner.render.lines import (
     target_line,
     warnings,
 )
+from provisioner.render.safe import (
+    code_block,
+    for_html,
+    for_markdown_code,
+    for_markdown_text,
+)
 
 MARKER = "<!-- provisioner-plan -->"
 MAX_CHARS = 60_000
+_LINE_LIMIT = 1000  # a banner, a note or a heading: enough for a list of names, bounded
+_DIFF_SYMBOLS = {"+": "+", "-": "-"}  # a diff block colours these; any other change is '!'
 _ACTION_WORDS = {
     "create": "create",
     "update": "update",
@@ -69,12 +79,14 @@ class _Budget:
 
 
 def _head(plan: Plan) -> list[str]:
-    lines = [f"### provisioner plan · `{target_line(plan)}`", "", f"**{summary_line(plan)}**"]
+    target = for_markdown_code(target_line(plan), limit=_LINE_LIMIT)
+    lines = [f"### provisioner plan · {target}", "", f"**{summary_line(plan)}**"]
     for warning in warnings(plan):
         title, _, rest = warning.partition(":")
-        lines += ["", "> [!WARNING]", f"> **{title}**:{rest}"]
+        text = for_markdown_text(rest.strip(), limit=_LINE_LIMIT)
+        lines += ["", "> [!WARNING]", f"> **{for_markdown_text(title)}**: {text}"]
     for note in plan.notes:
-        lines += ["", "> [!NOTE]", f"> {note}"]
+        lines += ["", "> [!NOTE]", f"> {for_markdown_text(note, limit=_LINE_LIMIT)}"]
     return [*lines, ""]
 
 
@@ -87,16 +99,12 @@ def _row(change: AnyChange) -> str:
         attributes = _counts(
             ("+", len(change.attributes.add)), ("-", len(change.attributes.remove))
         )
-    notes = "; ".join(labels(change)).replace("|", "\\|")
+    notes = for_markdown_text("; ".join(labels(change)), limit=_LINE_LIMIT)
     action = f"`{SYMBOLS[change.action]}` {_ACTION_WORDS[change.action]}"
     return (
-        f"| {action} | {TYPE_WORDS[change.type]} | `{_cell(change.name)}` | {audiences} | "
-        f"{attributes} | {notes} |"
+        f"| {action} | {TYPE_WORDS[change.type]} | {for_markdown_code(change.name)} | "
+        f"{audiences} | {attributes} | {notes} |"
     )
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def _counts(*pairs: tuple[str, int]) -> str:
@@ -104,10 +112,8 @@ def _counts(*pairs: tuple[str, int]) -> str:
 
 
 def _details(change: AnyChange) -> str:
-    summary = html.escape(heading(change))  # raw HTML: a '<' in a name must stay text
-    lines = [f"<details><summary><code>{summary}</code></summary>", "", "```diff"]
-    for symbol, text in detail_lines(change):
-        diff_symbol = {"+": "+", "-": "-"}.get(symbol, "!")
-        lines.append(f"{diff_symbol} {text}")
-    lines += ["```", "", "</details>"]
-    return "\n".join(lines)
+    # The summary is raw HTML, on one line: a blank line would end GitHub's HTML block.
+    summary = for_html(heading(change), limit=_LINE_LIMIT)
+    diff = [f"{_DIFF_SYMBOLS.get(symbol, '!')} {text}" for symbol, text in detail_lines(change)]
+    opening = f"<details><summary><code>{summary}</code></summary>"
+    return "\n".join([opening, "", code_block(diff, "diff"), "", "</details>"])

@@ -1,4 +1,8 @@
-"""The plan for a terminal, in Terraform's idiom."""
+"""The plan for a terminal, in Terraform's idiom.
+
+Every line that carries a name, a description or a message passes through `for_terminal`
+before it is coloured, so only the colours added here reach the terminal as control codes.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from provisioner.render.lines import (
     target_line,
     warnings,
 )
+from provisioner.render.safe import for_terminal
 
 _COLOURS = {"+": "32", "~": "33", "-": "31", "-/+": "35", "!": "1;31"}
 
@@ -20,21 +25,21 @@ def render_text(plan: Plan, colour: bool = False) -> str:
         code = _COLOURS.get(symbol)
         return f"\033[{code}m{text}\033[0m" if colour and code else text
 
-    out = [target_line(plan), ""]
+    out = [for_terminal(target_line(plan)), ""]
     if plan.changes:
         out.append("provisioner will perform the following actions:")
         out.append("")
     for change in plan.changes:
         symbol = heading(change).split(" ", 1)[0]
-        tags = "".join(f"  # {label}" for label in labels(change))
-        out.append("  " + paint(symbol, heading(change)) + tags)
+        tags = "".join(f"  # {for_terminal(label)}" for label in labels(change))
+        out.append("  " + paint(symbol, for_terminal(heading(change))) + tags)
         for line_symbol, text in detail_lines(change):
-            out.append("      " + paint(line_symbol, f"{line_symbol} {text}"))
+            out.append("      " + paint(line_symbol, f"{line_symbol} {for_terminal(text)}"))
         out.append("")
     for warning in warnings(plan):
-        out.append(paint("!", f"Warning: {warning}"))
+        out.append(paint("!", f"Warning: {for_terminal(warning)}"))
     for note in plan.notes:
-        out.append(f"Note: {note}")
+        out.append(f"Note: {for_terminal(note)}")
     if warnings(plan) or plan.notes:
         out.append("")
     out.append(summary_line(plan))
