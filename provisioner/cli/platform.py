@@ -23,7 +23,7 @@ from provisioner.live import ManagedState
 from provisioner.manifest import (
     LoadedManifest,
 )
-from provisioner.plan import Plan
+from provisioner.plan import Plan, Summary
 from provisioner.platform.client import PlatformClient, connect
 from provisioner.platform.target import Target, select_target
 from provisioner.render import render_markdown, render_text
@@ -93,10 +93,11 @@ def _progress(message: str) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "gitlab-report"]),
     default="text",
     show_default=True,
-    help="text for people, json for machines, markdown for a pull-request comment.",
+    help="text for people, json for machines, markdown for a pull-request comment, "
+    "gitlab-report for GitLab's merge-request widget.",
 )
 @click.option(
     "--out",
@@ -315,7 +316,19 @@ def _render(the_plan: Plan, output_format: str) -> str:
         return json.dumps(the_plan.as_json(), indent=2) + "\n"
     if output_format == "markdown":
         return render_markdown(the_plan)
+    if output_format == "gitlab-report":
+        return json.dumps(gitlab_report(the_plan.summary)) + "\n"
     return render_text(the_plan, colour=_colour())
+
+
+def gitlab_report(summary: Summary) -> dict[str, int]:
+    """GitLab's Terraform report for the merge-request widget, which knows no replace: a
+    replace counts as one create and one delete."""
+    return {
+        "create": summary.create + summary.replace,
+        "update": summary.update,
+        "delete": summary.delete + summary.replace,
+    }
 
 
 def _save_plan(the_plan: Plan, path: Path) -> None:
