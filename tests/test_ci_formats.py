@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 
 from provisioner.cli.problem_formats import github_annotations, sarif_log
 from provisioner.manifest.problems import Location, Problem
@@ -39,9 +38,7 @@ def test_github_annotations_escape_what_the_runner_would_misread() -> None:
     ]
 
 
-def test_validate_github_format_one_command_per_problem(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workspace: Workspace
-) -> None:
+def test_validate_github_format_one_command_per_problem(workspace: Workspace) -> None:
     for name in ("bad-region.yaml", "literal-secret.yaml"):
         shutil.copy(BROKEN / name, workspace.root / "manifests" / name)
     outcome = workspace.run("validate", "--format", "github", "manifests")
