@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 # Importing the command modules registers their commands on the group.
+import provisioner.cli.comment
 import provisioner.cli.offline
 import provisioner.cli.platform  # noqa: F401
 from provisioner.cli.group import cli

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from provisioner.cli.group import cli
+from provisioner.cli.problem_formats import github_annotations, sarif_log
 from provisioner.errors import (
     EXIT_OK,
     EXIT_USER_ERROR,
@@ -36,10 +37,11 @@ from provisioner.render.safe import for_terminal
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "github", "sarif"]),
     default="text",
     show_default=True,
-    help="text for people, json for machines.",
+    help="text for people, json for machines, github for workflow annotations, sarif for "
+    "code scanning (SARIF 2.1.0).",
 )
 @click.option(
     "--resolve-secrets",
@@ -69,6 +71,11 @@ def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -
         result.problems.extend(resolve_secrets(result.manifests))
     if output_format == "json":
         click.echo(json.dumps(_validation_json(result), indent=2))
+    elif output_format == "github":
+        for line in github_annotations(result.problems):
+            click.echo(line)
+    elif output_format == "sarif":
+        click.echo(json.dumps(sarif_log(result.problems), indent=2))
     else:
         _echo_validation_text(result)
     click.get_current_context().exit(EXIT_USER_ERROR if result.errors else EXIT_OK)

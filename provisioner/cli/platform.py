@@ -34,7 +34,7 @@ from provisioner.manifest import (
     LoadedManifest,
 )
 from provisioner.plan.destroy import destroy_plan
-from provisioner.plan.model import Plan
+from provisioner.plan.model import Plan, Summary
 from provisioner.plan.saved import check_target, load_plan, refusals
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.target import Target
@@ -123,10 +123,11 @@ def _carry_out(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(["text", "json", "markdown", "gitlab-report"]),
     default="text",
     show_default=True,
-    help="text for people, json for machines, markdown for a pull-request comment.",
+    help="text for people, json for machines, markdown for a pull-request comment, "
+    "gitlab-report for GitLab's merge-request widget.",
 )
 @click.option(
     "--out",
@@ -377,7 +378,19 @@ def _render(the_plan: Plan, output_format: str) -> str:
         return json.dumps(the_plan.as_json(), indent=2) + "\n"
     if output_format == "markdown":
         return render_markdown(the_plan)
+    if output_format == "gitlab-report":
+        return json.dumps(gitlab_report(the_plan.summary)) + "\n"
     return render_text(the_plan, colour=_colour())
+
+
+def gitlab_report(summary: Summary) -> dict[str, int]:
+    """GitLab's Terraform report for the merge-request widget, which knows no replace: a
+    replace counts as one create and one delete."""
+    return {
+        "create": summary.create + summary.replace,
+        "update": summary.update,
+        "delete": summary.delete + summary.replace,
+    }
 
 
 def _save_plan(the_plan: Plan, path: Path) -> None:
