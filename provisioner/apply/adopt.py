@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from provisioner import destinations
+from provisioner.apply.requests import applied_marker
 from provisioner.destinations import DestinationType
-from provisioner.errors import ProvisionerError
+from provisioner.errors import PlatformError, ProvisionerError
 from provisioner.manifest import Manifest
 from provisioner.manifest.write import manifest_yaml
-from provisioner.plan.diff import live_attributes, live_audiences
+from provisioner.plan.diff import digest_of, live_attributes, live_audiences
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import PROFILE_SPEC_ID
-from provisioner.state.marker import marker, read_marker
+from provisioner.state.marker import DEFAULT_PROJECT, marker, project_of, read_marker
 
 Resource = dict[str, Any]
 SCHEMA_FILE = Path("schemas") / "manifest.schema.json"
@@ -53,11 +55,20 @@ def find_flow(client: PlatformClient, flow_id: str | None, name: str | None) -> 
     return found[0]
 
 
+@dataclass
+class Adopted:
+    marked: list[str] = field(default_factory=list)  # what was marked as managed
+    notes: list[str] = field(default_factory=list)  # what could not be, and what that costs
+
+
 def import_flow(
-    client: PlatformClient, flow: Resource, schema_from: Path | None = None
-) -> tuple[str, list[str]]:
-    """(manifest YAML, what was marked as managed). `schema_from`: the directory the
-    manifest will be written in, for the schema comment's relative path."""
+    client: PlatformClient,
+    flow: Resource,
+    schema_from: Path | None = None,
+    project: str = DEFAULT_PROJECT,
+) -> tuple[str, Adopted]:
+    """(manifest YAML, what was adopted). `schema_from`: the directory the manifest will
+    be written in, for the schema comment's relative path."""
     target = _one(client, "targetConnections", flow.get("targetConnectionIds", []), "target")
     kind = destinations.by_spec_id(str((target.get("connectionSpec") or {}).get("id", "")))
     if kind is None:
@@ -66,8 +77,7 @@ def import_flow(
     account = _one(client, "connections", [target.get("baseConnectionId")], "account")
     account_key = (read_marker(account) or {}).get("account") or str(account.get("name", ""))
     text = render_manifest(flow, target, account, kind, account_key, schema_from)
-    marked = _adopt(client, flow, target, account, account_key)
-    return text, marked
+    return text, _adopt(client, flow, target, account, account_key, project)
 
 
 def _one(client: PlatformClient, kind: str, ids: list[Any], what: str) -> Resource:
@@ -145,20 +155,37 @@ def _audience(value: Resource) -> dict[str, str]:
 
 
 def _adopt(
-    client: PlatformClient, flow: Resource, target: Resource, account: Resource, account_key: str
-) -> list[str]:
-    marked = []
-    if "dataflow" not in (read_marker(target) or {}):
-        _mark(client, "targetConnections", target, marker(dataflow=flow["name"]))
-        marked.append(f"target connection {target['id']}")
-    if "account" not in (read_marker(account) or {}):
-        _mark(client, "connections", account, marker(account=account_key))
-        marked.append(f"account {account['id']}")
-    marked += _adopt_source(client, flow)
-    return marked
+    client: PlatformClient,
+    flow: Resource,
+    target: Resource,
+    account: Resource,
+    account_key: str,
+    project: str,
+) -> Adopted:
+    """The account is marked as this project's (a documented write, required); the target
+    (with the applied digest, so later drift is labelled) and the profile source are
+    marked too where the platform allows it (no document shows those writes)."""
+    adopted = Adopted()
+    fields = read_marker(account)
+    if fields is not None and "account" in fields and project_of(fields) != project:
+        raise ImportRefused(
+            f"the dataflow's account belongs to project '{project_of(fields)}'; import it "
+            "from that project"
+        )
+    if fields is None or "account" not in fields:
+        scope = {} if project == DEFAULT_PROJECT else {"project": project}
+        _mark(client, "connections", account, marker(**scope, account=account_key))
+        adopted.marked.append(f"account {account['id']}")
+    name = str(flow.get("name", ""))
+    if (read_marker(target) or {}).get("dataflow") != name:
+        text = applied_marker(name, digest_of(flow, target), project)
+        if _try_mark(client, "targetConnections", target, text, adopted):
+            adopted.marked.append(f"target connection {target['id']}")
+    adopted.marked += _adopt_source(client, flow, adopted)
+    return adopted
 
 
-def _adopt_source(client: PlatformClient, flow: Resource) -> list[str]:
+def _adopt_source(client: PlatformClient, flow: Resource, adopted: Adopted) -> list[str]:
     sources = client.list_all(
         "sourceConnections",
         [f"connectionSpec.id=={PROFILE_SPEC_ID}"],
@@ -167,16 +194,34 @@ def _adopt_source(client: PlatformClient, flow: Resource) -> list[str]:
     if any("profile" in (read_marker(s) or {}) for s in sources):
         return []
     source = _one(client, "sourceConnections", flow.get("sourceConnectionIds", []), "source")
-    _mark(client, "sourceConnections", source, marker(profile=""))
-    return [f"profile source connection {source['id']}"]
+    if _try_mark(client, "sourceConnections", source, marker(profile=""), adopted):
+        return [f"profile source connection {source['id']}"]
+    return []
+
+
+def _try_mark(
+    client: PlatformClient, kind: str, resource: Resource, text: str, adopted: Adopted
+) -> bool:
+    """A write no document shows: when the platform refuses it, say what that costs."""
+    try:
+        _mark(client, kind, resource, text)
+    except PlatformError as error:
+        what = "target connection" if kind == "targetConnections" else "profile source"
+        adopted.notes.append(
+            f"the {what} could not be marked as managed ({str(error).splitlines()[0]}); "
+            "the dataflow is found through its account and its name instead, so renaming "
+            "it in the AEP UI makes it unknown to provisioner, and drift is not labelled"
+        )
+        return False
+    return True
 
 
 def _mark(client: PlatformClient, kind: str, resource: Resource, text: str) -> None:
-    op = "replace" if "description" in resource else "add"
+    # `add` replaces an existing member too (RFC 6902), and is the documented op.
     client.patch(
         kind,
         resource["id"],
-        [{"op": op, "path": "/description", "value": text}],
+        [{"op": "add", "path": "/description", "value": text}],
         resource["etag"],
         f"mark {kind} {resource['id']} as managed",
     )

@@ -4,126 +4,46 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from provisioner.apply.adopt import find_flow, import_flow
-from provisioner.apply.run import Applier, ApplyReport, unit_of
+from provisioner.cli.common import (
+    carry_out,
+    colour,
+    confirm,
+    finish,
+    guard,
+    load,
+    only_option,
+    paths_argument,
+    progress_line,
+    prune_option,
+    target_options,
+)
+from provisioner.cli.context import RunContext, run_context
 from provisioner.cli.group import cli
-from provisioner.cli.progress import Progress
-from provisioner.cli.progress import wanted as progress_wanted
-from provisioner.cli.steps import (
-    InvalidManifests,
-    Scope,
-    load_manifests,
-    plan_for,
-    plan_target,
-    read_managed,
-)
-from provisioner.connect import connect, select_target
-from provisioner.errors import (
-    EXIT_CHANGES,
-    EXIT_OK,
-    ProvisionerError,
-)
-from provisioner.manifest import (
-    LoadedManifest,
-)
+from provisioner.cli.steps import plan_for, plan_target, read_managed
+from provisioner.connect import connect
+from provisioner.errors import EXIT_CHANGES, EXIT_OK, ProvisionerError
+from provisioner.files import write_private
 from provisioner.plan.destroy import destroy_plan
 from provisioner.plan.model import Plan, Summary
-from provisioner.plan.saved import check_target, load_plan, refusals
-from provisioner.platform.client import PlatformClient
-from provisioner.platform.target import Target
+from provisioner.plan.saved import PLAN_KEY_VARIABLE, check_same_run, load_plan, refusals
 from provisioner.render import render_markdown, render_text
-from provisioner.render.safe import for_message, for_terminal
-from provisioner.state.managed import ManagedState
+from provisioner.render.safe import for_terminal
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def target_options(command: F) -> F:
-    """--sandbox, --platform-url, --emulator, --concurrency: where to connect, and how."""
-    for option in reversed(
-        [
-            click.option("--sandbox", help="Sandbox name (default: AEP_SANDBOX, else prod)."),
-            click.option("--platform-url", help="Platform base URL (default: AEP_PLATFORM_URL)."),
-            click.option(
-                "--emulator",
-                "use_emulator",
-                is_flag=True,
-                help="Use the embedded emulator in .provisioner/, whatever is configured.",
-            ),
-            click.option(
-                "--concurrency",
-                default=4,
-                show_default=True,
-                type=click.IntRange(1, 16),
-                help="Requests in flight at once.",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
-
-
-def only_option(command: F) -> F:
-    return click.option(
-        "--only",
-        multiple=True,
-        metavar="NAME",
-        help="Restrict the run to this dataflow (repeatable); with --prune, deletions stay "
-        "among these names.",
-    )(command)
-
-
-def _target(sandbox: str | None, platform_url: str | None, use_emulator: bool) -> Target:
-    return select_target(os.environ, platform_url, sandbox, use_emulator)
-
-
-def _load(paths: tuple[Path, ...], secrets: bool) -> list[LoadedManifest]:
-    try:
-        loaded = load_manifests(paths, secrets)
-    except InvalidManifests as invalid:
-        for problem in invalid.problems:
-            click.echo(for_terminal(problem.format()), err=True)
-        raise
-    for warning in loaded.warnings:
-        click.echo(for_terminal(warning.format()), err=True)
-    return loaded.manifests
-
-
-def _progress(message: str) -> None:
-    """A progress line for people; kept off pipes so machine output stays clean."""
-    if progress_wanted():
-        click.echo(message, err=True)
-
-
-def _carry_out(
-    client: PlatformClient,
-    the_plan: Plan,
-    managed: ManagedState,
-    verb: str,
-    refused: dict[str, str] | None = None,
-) -> ApplyReport:
-    units = len({unit_of(c) for c in the_plan.changes})
-    progress = Progress(verb, units)
-    try:
-        return Applier(client, the_plan, managed, progress, refused).run()
-    finally:
-        progress.close()
+FORMATS = ["text", "json", "markdown", "gitlab-report"]
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@paths_argument
 @target_options
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "markdown", "gitlab-report"]),
+    type=click.Choice(FORMATS),
     default="text",
     show_default=True,
     help="text for people, json for machines, markdown for a pull-request comment, "
@@ -139,14 +59,11 @@ def _carry_out(
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would.",
 )
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="Also delete dataflows provisioner manages that no given manifest names.",
-)
+@prune_option
 @only_option
 def plan(
     paths: tuple[Path, ...],
+    env_name: str | None,
     sandbox: str | None,
     platform_url: str | None,
     use_emulator: bool,
@@ -160,13 +77,11 @@ def plan(
     """Show what `apply` would change on the platform; changes nothing.
 
     Reads the live dataflows, their target connections and accounts, and diffs them
-    against the manifests in PATHS: audiences by id, attributes by path, order ignored.
+    against the manifests in PATHS (default: the project file's `manifests`): audiences
+    by id, attributes by path, order ignored.
     """
-    manifests = _load(paths, secrets=True)
-    target = _target(sandbox, platform_url, use_emulator)
-    _progress(f"Reading {target.where} ...")
-    with connect(target, concurrency=concurrency) as client:
-        the_plan, _ = plan_for(client, manifests, target, Scope(prune, only))
+    context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
+    the_plan = _fresh_plan(context, concurrency)
     click.echo(_render(the_plan, output_format), nl=False)
     if out is not None:
         _save_plan(the_plan, out)
@@ -174,21 +89,25 @@ def plan(
     click.get_current_context().exit(EXIT_CHANGES if changed else EXIT_OK)
 
 
+def _fresh_plan(context: RunContext, concurrency: int) -> Plan:
+    manifests = load(context, secrets=True)
+    progress_line(f"Reading {context.target.where} ...")
+    with connect(context.target, concurrency=concurrency) as client:
+        the_plan, _ = plan_for(client, manifests, context.target, context.scope)
+    return the_plan
+
+
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@paths_argument
 @click.option(
     "--plan",
     "plan_file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Apply exactly this saved plan (from `plan --out`), refusing it if stale.",
+    help="Apply only what this saved plan (from `plan --out`) and a fresh plan agree on.",
 )
 @target_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="Also delete dataflows provisioner manages that no given manifest names.",
-)
+@prune_option
 @only_option
 @click.option(
     "--force",
@@ -198,6 +117,7 @@ def plan(
 def apply(
     paths: tuple[Path, ...],
     plan_file: Path | None,
+    env_name: str | None,
     sandbox: str | None,
     platform_url: str | None,
     use_emulator: bool,
@@ -207,123 +127,70 @@ def apply(
     only: tuple[str, ...],
     force: bool,
 ) -> None:
-    """Make the platform match the manifests in PATHS (or a saved plan).
+    """Make the platform match the manifests in PATHS (default: the project's manifests).
 
     Shows the plan first and asks for `yes` on a terminal; without a terminal it refuses
     unless --auto-approve is given. Each dataflow is applied on its own, read back and
     checked; a failure stops only that dataflow, and a re-run picks up where it stopped.
+
+    With --plan FILE it plans again, exactly as `plan` does (same PATHS, --env, --prune,
+    --only), and carries out only what both plans agree on: a dataflow whose fresh plan
+    differs from the reviewed one is refused, and a plan made for another target or
+    options is refused whole.
     """
-    if bool(paths) == bool(plan_file):
-        raise click.UsageError("give manifest PATHS or --plan FILE (one of the two)")
-    if plan_file is not None and prune:
-        raise click.UsageError("--prune is decided when the plan is made: `plan --prune --out`")
-    manifests = _load(paths, secrets=True) if paths else []
-    target = _target(sandbox, platform_url, use_emulator)
-    with connect(target, concurrency=concurrency) as client:
-        _progress(f"Reading {target.where} ...")
-        if plan_file is not None:
-            the_plan, managed, refused = _saved_plan(plan_file, client, target)
-        else:
-            the_plan, managed = plan_for(client, manifests, target, Scope(prune, only))
-            refused = {}
-        click.echo(render_text(the_plan, colour=_colour()), nl=False)
-        if not the_plan.has_changes:
+    context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
+    saved = _load_saved(plan_file) if plan_file is not None else None
+    manifests = load(context, secrets=True)
+    with connect(context.target, concurrency=concurrency) as client:
+        progress_line(f"Reading {context.target.where} ...")
+        the_plan, managed = plan_for(client, manifests, context.target, context.scope)
+        refused = {}
+        if saved is not None:
+            check_same_run(saved, the_plan)
+            refused = refusals(saved, the_plan)
+        click.echo(render_text(the_plan, colour=colour()), nl=False)
+        if not the_plan.has_changes and not refused:
             return
-        _guard(the_plan, force)
-        _confirm(the_plan, auto_approve, "apply")
-        report = _carry_out(client, the_plan, managed, "Applying", refused)
-    _finish(report, the_plan)
+        guard(the_plan, force)
+        confirm(the_plan, auto_approve, "apply")
+        report = carry_out(client, the_plan, managed, "Applying", refused)
+    finish(report, the_plan)
 
 
-def _saved_plan(
-    path: Path, client: PlatformClient, target: Target
-) -> tuple[Plan, ManagedState, dict[str, str]]:
-    the_plan = load_plan(path)
-    check_target(the_plan, plan_target(target))
-    managed = read_managed(client)
-    return the_plan, managed, refusals(the_plan, managed)
-
-
-def _guard(the_plan: Plan, force: bool) -> None:
-    """The delete threshold (contract section 3): refused, nothing written, unless --force."""
-    over = [w for w in the_plan.warnings if w.kind == "threshold"]
-    if over and not force:
-        raise ProvisionerError(
-            f"{over[0].message}; nothing was changed. Check the manifests and the target, "
-            "then run again with --force if this is intended"
-        )
-
-
-def _confirm(the_plan: Plan, auto_approve: bool, command: str) -> None:
-    if auto_approve:
-        return
-    if not sys.stdin.isatty():
-        raise ProvisionerError(
-            f"{command} needs confirmation: run it on a terminal to answer, or "
-            "pass --auto-approve (pipelines)"
-        )
-    risky = (
-        " including DESTRUCTIVE or credential changes"
-        if (the_plan.destructive or the_plan.sensitive)
-        else ""
-    )
-    question = "Apply these changes" if command == "apply" else "Destroy these"
-    answer = click.prompt(
-        f"{question}{risky}? Only 'yes' will be accepted", default="", show_default=False
-    )
-    if answer.strip() != "yes":
-        raise ProvisionerError(f"{command} cancelled; nothing was changed")
-
-
-def _finish(report: ApplyReport, the_plan: Plan) -> None:
-    """What was done, counted as the plan counts: its changes, and the units they are in."""
-    for result in report.failed:
-        click.echo(f"error: {for_terminal(result.unit)}: {for_message(result.message)}", err=True)
-    for note in report.notes:
-        click.echo(f"Note: {for_message(note)}", err=True)
-    failed_units = {r.unit for r in report.failed}
-    changes = the_plan.changes
-    applied = [c for c in changes if unit_of(c) not in failed_units]
-    dataflows = {c.name for c in changes if c.type in ("flow", "target")}
-    failed_flows = {u.removeprefix("dataflow ") for u in failed_units if u.startswith("dataflow ")}
-    click.echo(
-        f"Apply finished: {len(applied)} of {len(changes)} change(s) applied "
-        f"({len(dataflows - failed_flows)} of {len(dataflows)} dataflow(s)); "
-        f"{len(report.failed)} failed."
-    )
-    if report.failed:
-        raise ProvisionerError(
-            f"{len(report.failed)} part(s) of the plan failed (above); what was applied stays, "
-            "and running the command again picks up the rest"
-        )
+def _load_saved(path: Path) -> Plan:
+    key = os.environ.get(PLAN_KEY_VARIABLE)
+    return load_plan(path, key.encode() if key else None)
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@paths_argument
 @target_options
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
+@only_option
 def destroy(
     paths: tuple[Path, ...],
+    env_name: str | None,
     sandbox: str | None,
     platform_url: str | None,
     use_emulator: bool,
     concurrency: int,
     auto_approve: bool,
+    only: tuple[str, ...],
 ) -> None:
     """Delete the dataflows the manifests in PATHS name, then the target connections and
     accounts no remaining dataflow uses. Needs no secrets."""
-    manifests = _load(paths, secrets=False)
-    target = _target(sandbox, platform_url, use_emulator)
-    with connect(target, concurrency=concurrency) as client:
-        managed = read_managed(client)
-        names = [m.manifest.name for m in manifests]
-        the_plan = destroy_plan(names, managed, plan_target(target))
-        click.echo(render_text(the_plan, colour=_colour()), nl=False)
+    context = run_context(paths, env_name, sandbox, platform_url, use_emulator, only=only)
+    manifests = load(context, secrets=False)
+    names = [m.manifest.name for m in manifests if not only or m.manifest.name in only]
+    with connect(context.target, concurrency=concurrency) as client:
+        managed = read_managed(client, context.scope.project)
+        the_plan = destroy_plan(names, managed, plan_target(context.target, context.scope))
+        click.echo(render_text(the_plan, colour=colour()), nl=False)
         if not the_plan.has_changes:
             return
-        _confirm(the_plan, auto_approve, "destroy")
-        report = _carry_out(client, the_plan, managed, "Destroying")
-    _finish(report, the_plan)
+        confirm(the_plan, auto_approve, "destroy")
+        report = carry_out(client, the_plan, managed, "Destroying")
+    finish(report, the_plan, "Destroy")
 
 
 @cli.command(name="import")
@@ -335,11 +202,14 @@ def destroy(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the manifest here (default: standard output).",
 )
+@click.option("--force", is_flag=True, help="Overwrite the --output file if it exists.")
 @target_options
 def import_(
     flow_id: str | None,
     name: str | None,
     output: Path | None,
+    force: bool,
+    env_name: str | None,
     sandbox: str | None,
     platform_url: str | None,
     use_emulator: bool,
@@ -348,29 +218,37 @@ def import_(
     """Write a manifest for a live dataflow and bring it under management.
 
     Credentials become ${env:…} references with suggested names (the platform never
-    returns secrets). The dataflow's target connection and account, and the profile source
-    if the sandbox has none managed yet, are marked as managed (their descriptions), so
-    `plan` of the new manifest finds them.
+    returns secrets). The dataflow's account is marked as this project's, and its target
+    connection and the profile source where the platform allows it, so `plan` of the new
+    manifest finds them.
     """
     if bool(flow_id) == bool(name):
         raise click.UsageError("give --flow-id ID or --name NAME (one of the two)")
-    target = _target(sandbox, platform_url, use_emulator)
-    click.echo(target.describe(), err=True)
-    with connect(target, concurrency=concurrency) as client:
+    if output is not None and output.exists() and not force:
+        raise ProvisionerError(f"{output} exists; pass --force to overwrite it")
+    context = run_context((), env_name, sandbox, platform_url, use_emulator, need_paths=False)
+    click.echo(context.target.describe(), err=True)
+    with connect(context.target, concurrency=concurrency) as client:
         flow = find_flow(client, flow_id, name)
-        text, marked = import_flow(client, flow)
+        managed = read_managed(client, context.scope.project).flow_by_id(str(flow["id"]))
+        if managed is not None and managed.marked:
+            click.echo(
+                f"Warning: dataflow {for_terminal(managed.key)} is already managed by "
+                "provisioner; its manifest may exist already",
+                err=True,
+            )
+        schema_from = output.parent if output is not None else Path.cwd()
+        text, adopted = import_flow(client, flow, schema_from, context.scope.project)
     if output is None:
         click.echo(text, nl=False)
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_private(output, text)
         click.echo(f"Wrote {output}", err=True)
-    for item in marked:
+    for item in adopted.marked:
         click.echo(f"Marked {for_terminal(item)} as managed by provisioner", err=True)
-
-
-def _colour() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    for note in adopted.notes:
+        click.echo(f"Note: {for_terminal(note)}", err=True)
 
 
 def _render(the_plan: Plan, output_format: str) -> str:
@@ -380,7 +258,7 @@ def _render(the_plan: Plan, output_format: str) -> str:
         return render_markdown(the_plan)
     if output_format == "gitlab-report":
         return json.dumps(gitlab_report(the_plan.summary)) + "\n"
-    return render_text(the_plan, colour=_colour())
+    return render_text(the_plan, colour=colour())
 
 
 def gitlab_report(summary: Summary) -> dict[str, int]:
@@ -394,10 +272,10 @@ def gitlab_report(summary: Summary) -> dict[str, int]:
 
 
 def _save_plan(the_plan: Plan, path: Path) -> None:
-    text = json.dumps(the_plan.sealed().as_json(), indent=2) + "\n"
+    key = os.environ.get(PLAN_KEY_VARIABLE)
+    text = json.dumps(the_plan.sealed(key.encode() if key else None).as_json(), indent=2)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, text + "\n")
     click.echo(
         f"Saved the plan to {path}; apply it with: provisioner apply --plan {path}", err=True
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolve_secrets
+from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.plan.build import Safety, make_plan
 from provisioner.plan.model import Plan, PlanTarget
 from provisioner.platform.client import PlatformClient
@@ -34,10 +35,20 @@ class Loaded:
 
 
 def load_manifests(
-    paths: Sequence[str | Path], secrets: bool, environ: Mapping[str, str] | None = None
+    paths: Sequence[str | Path],
+    secrets: bool,
+    environ: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
+    environment: str | None = None,
 ) -> Loaded:
-    """Valid manifests with their secrets resolved (when asked), or InvalidManifests."""
+    """Valid manifests, their `${var:}` values put in (those of `variables`, the selected
+    environment's) and their secrets resolved (when asked), or InvalidManifests."""
     result = load_and_check(paths)
+    if not result.errors and (variables is not None or variable_uses(result.manifests)):
+        result.manifests, problems = substitute_vars(
+            result.manifests, variables or {}, environment
+        )
+        result.problems.extend(problems)
     if not result.errors and secrets:
         env = dict(os.environ if environ is None else environ)
         result.problems.extend(resolve_secrets(result.manifests, env))

@@ -1,125 +1,152 @@
-"""Is a saved plan still true? Checks before `apply --plan FILE` writes anything.
+"""Saved plans: written by `plan --out`, held against a fresh plan by `apply --plan FILE`.
 
-A saved plan is refused whole when it was edited (checksum) or made for another target.
-Per dataflow and account, it is refused when the platform changed since (an etag differs,
-an object to create exists now, one to change is gone) or a secret now resolves to another
-value; the rest of the plan still applies.
+The promise is "what was reviewed is what runs". A saved plan is never carried out as it
+is: `apply --plan` plans again from the checkout, the command line and the project file
+(exactly as `plan` does) and carries out only what the fresh plan and the saved plan
+agree on. So an edited plan file cannot delete, change or create anything the manifests
+do not ask for, nor choose the target:
+
+- refused whole: a file that is not a saved plan, one edited since (its checksum), one
+  not signed with `PROVISIONER_PLAN_KEY` when that key is set, or one made for another
+  target, project, environment, `--prune` or `--only` than this run's;
+- refused per dataflow (or account): whatever differs between the two plans, with what
+  differs (the platform changed since, or a secret now resolves to another value: both
+  show as a different fresh plan).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
-import os
-from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from provisioner.errors import ProvisionerError
-from provisioner.manifest.secrets import SecretResolutionError
-from provisioner.plan.model import AccountChange, AnyChange, Plan, PlanTarget, content_checksum
-from provisioner.plan.specs import account_from_spec
-from provisioner.platform.redact import REDACTOR
-from provisioner.state.desired import (
-    FINGERPRINT_KEY_VARIABLE,
-    fingerprint,
-    resolve_account_secrets,
-)
-from provisioner.state.managed import ManagedState
+from provisioner.plan.model import AnyChange, Plan, content_checksum, content_signature
 
-Resource = dict[str, object]
+PLAN_KEY_VARIABLE = "PROVISIONER_PLAN_KEY"
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+# What may differ between two plans of the same thing: where the manifest line is.
+_IGNORED = {"source"}
 
 
 class StalePlanError(ProvisionerError):
     """The saved plan cannot be applied as it is."""
 
 
-def load_plan(path: Path) -> Plan:
+def load_plan(path: Path, key: bytes | None = None) -> Plan:
     try:
-        plan = Plan.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_PLAN_BYTES + 1)
+        if len(raw) > MAX_PLAN_BYTES:
+            raise StalePlanError(f"{path} is larger than any saved plan; make a new plan")
+        plan = Plan.model_validate(json.loads(raw))
     except OSError as error:
         raise StalePlanError(f"cannot read the plan {path}: {error.strerror}") from None
     except (ValueError, ValidationError) as error:
+        first = str(error).splitlines()[0][:200]
         raise StalePlanError(
-            f"{path} is not a plan saved by `provisioner plan --out`: {str(error).splitlines()[0]}"
+            f"{path} is not a plan saved by `provisioner plan --out`: {first}"
         ) from None
     if plan.checksum != content_checksum(plan):
         raise StalePlanError(
             f"{path} was changed after it was saved (its checksum does not match); make a new plan"
         )
+    if key is not None:
+        _check_signature(plan, path, key)
     return plan
 
 
-def check_target(plan: Plan, current: PlanTarget) -> None:
-    if plan.target != current:
+def _check_signature(plan: Plan, path: Path, key: bytes) -> None:
+    if plan.signature is None:
         raise StalePlanError(
-            f"the plan was made for {plan.target.url} (org {plan.target.org}, sandbox "
-            f"{plan.target.sandbox}), not for {current.url} (org {current.org}, sandbox "
-            f"{current.sandbox}); make a new plan for this target"
+            f"{path} is not signed, and {PLAN_KEY_VARIABLE} is set: only a plan made by a "
+            "plan job holding that key is applied"
+        )
+    if not hmac.compare_digest(plan.signature, content_signature(plan, key)):
+        raise StalePlanError(
+            f"{path} is not signed with this {PLAN_KEY_VARIABLE}: it was made elsewhere or "
+            "changed since; make a new plan"
         )
 
 
+def check_same_run(saved: Plan, fresh: Plan) -> None:
+    """The whole plan is refused when it was made for another run than this one."""
+    differences = [
+        f"{what}: the plan has {theirs!r}, this run {ours!r}"
+        for what, theirs, ours in (
+            ("target", _where(saved), _where(fresh)),
+            ("project", saved.target.project, fresh.target.project),
+            ("environment", saved.target.environment, fresh.target.environment),
+            ("--prune", saved.prune, fresh.prune),
+            ("--only", saved.only, fresh.only),
+        )
+        if theirs != ours
+    ]
+    if differences:
+        raise StalePlanError(
+            "the plan was made for another run ("
+            + "; ".join(differences)
+            + "); make a new plan with the same target and options"
+        )
+
+
+def _where(plan: Plan) -> str:
+    t = plan.target
+    return f"{t.url} (org {t.org}, sandbox {t.sandbox})"
+
+
 def unit_of(change: AnyChange) -> str:
+    """What a change belongs to, as apply reports it."""
     if change.type == "source":
         return "profile source"
     return f"account {change.name}" if change.type == "account" else f"dataflow {change.name}"
 
 
-def refusals(
-    plan: Plan, managed: ManagedState, environ: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """unit -> why it must not be applied."""
-    refused: dict[str, str] = {}
-    for change in plan.changes:
-        reason = _stale(change, managed) or _secret_moved(change, plan, environ)
-        if reason:
-            refused.setdefault(unit_of(change), f"refused: {reason}; make a new plan")
+def refusals(saved: Plan, fresh: Plan) -> dict[str, str]:
+    """unit -> why it must not be applied: every unit whose changes differ between the
+    saved plan and the fresh one (including units only one of them has)."""
+    theirs, ours = _by_unit(saved), _by_unit(fresh)
+    refused = {}
+    for unit in sorted(set(theirs) | set(ours)):
+        difference = _difference(theirs.get(unit, []), ours.get(unit, []))
+        if difference:
+            refused[unit] = f"refused: {difference}; make a new plan"
     return refused
 
 
-def _current(change: AnyChange, managed: ManagedState) -> Resource | None:
-    if change.type == "account":
-        return managed.accounts.get(change.name)
-    if change.type == "source":
-        return managed.profile_source
-    live = managed.flows.get(change.name)
-    if change.type == "flow":
-        return live.flow if live else None
-    return live.target if live else managed.idle_targets.get(change.name)
-
-
-def _stale(change: AnyChange, managed: ManagedState) -> str:
-    current = _current(change, managed)
-    what = f"{change.type} {change.name}"
-    if change.action == "create":
-        if current is not None and change.type != "source":
-            return f"{what} exists on the platform now ({current['id']})"
-        return ""
-    if current is None:
-        return f"{what} ({change.id}) is gone from the platform"
-    if current.get("etag") != change.etag:
-        return (
-            f"{what} changed on the platform since the plan (etag {change.etag}, now "
-            f"{current.get('etag')})"
+def _by_unit(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    units: dict[str, list[dict[str, Any]]] = {}
+    for change in plan.changes:
+        units.setdefault(unit_of(change), []).append(
+            change.model_dump(mode="json", exclude=_IGNORED)
         )
-    return ""
+    return units
 
 
-def _secret_moved(change: AnyChange, plan: Plan, environ: Mapping[str, str] | None) -> str:
-    if not isinstance(change, AccountChange) or change.spec is None:
+def _difference(theirs: list[dict[str, Any]], ours: list[dict[str, Any]]) -> str:
+    if theirs == ours:
         return ""
-    account = account_from_spec(change.name, change.spec)
-    try:
-        resolve_account_secrets(account, environ)
-    except SecretResolutionError as error:
-        return f"a secret of account {change.name} cannot be resolved: {error}"
-    for ref in account.credentials.values():
-        REDACTOR.add(ref.reveal())
-    key = (environ if environ is not None else os.environ).get(FINGERPRINT_KEY_VARIABLE)
-    now = fingerprint(account, plan.target.org, plan.target.sandbox, key)
-    if now != change.spec.fingerprint:
+    if not ours:
+        return "a fresh plan no longer makes these changes (the platform or the manifests changed)"
+    if not theirs:
+        return "a fresh plan makes changes the saved plan does not have"
+    for mine, other in zip(ours, theirs, strict=False):
+        what = f"{mine.get('type')} {mine.get('name')}"
+        for key in sorted(set(mine) | set(other), key=lambda k: (k != "etag", k)):
+            if mine.get(key) != other.get(key):
+                return f"{what} differs from the saved plan in '{key}'" + _why(key, mine, other)
+    return "a fresh plan makes a different number of changes"
+
+
+def _why(key: str, mine: dict[str, Any], other: dict[str, Any]) -> str:
+    if key == "etag":
         return (
-            f"a secret of account {change.name} now resolves to another value than when "
-            "the plan was made"
+            f" (it changed on the platform since the plan: etag {other.get('etag')}, "
+            f"now {mine.get('etag')})"
         )
+    if key == "spec" and mine.get("type") == "account":
+        return " (a secret now resolves to another value than when the plan was made)"
     return ""

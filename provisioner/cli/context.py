@@ -1,0 +1,92 @@
+"""What a command runs against: the project file, its environment, the manifests' paths and
+the target, from the command line, the environment variables and `provisioner.yaml`.
+
+Never from a saved plan: `apply --plan` takes all of this as `plan` does, then compares.
+Precedence: a flag (--sandbox, --platform-url), then the selected environment, then the
+`AEP_*` variables. Paths on the command line, else the project's `manifests` (relative to
+the project file, so a command works from any directory of the repository).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from provisioner.cli.steps import Scope
+from provisioner.connect import select_target
+from provisioner.errors import ProvisionerError
+from provisioner.manifest.project import Environment, Project, find_project
+from provisioner.plan.warnings import Safety
+from provisioner.platform.target import Target
+from provisioner.state.marker import DEFAULT_PROJECT
+
+ENV_VARIABLE = "PROVISIONER_ENV"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    project: Project | None
+    environment: str | None
+    paths: tuple[Path, ...]
+    target: Target
+    scope: Scope
+
+    @property
+    def variables(self) -> dict[str, str] | None:
+        """The values of `${var:…}`: None when no environment is selected."""
+        if self.project is None or self.environment is None:
+            return None
+        return dict(self.project.environment(self.environment).vars)
+
+
+def run_context(
+    paths: Sequence[Path],
+    env_name: str | None,
+    sandbox: str | None,
+    platform_url: str | None,
+    use_emulator: bool,
+    prune: bool = False,
+    only: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    need_paths: bool = True,
+) -> RunContext:
+    environ = os.environ if environ is None else environ
+    project = find_project(Path.cwd())
+    name = env_name or environ.get(ENV_VARIABLE) or None
+    environment = _environment(project, name)
+    chosen_paths = tuple(paths) or (tuple(project.manifest_paths()) if project else ())
+    if need_paths and not chosen_paths:
+        raise click.UsageError("give manifest PATHS, or list `manifests` in provisioner.yaml")
+    if environment is not None and not use_emulator:
+        platform_url = platform_url or environment.platformUrl
+    sandbox = sandbox or (environment.sandbox if environment else None)
+    target = select_target(environ, platform_url, sandbox, use_emulator)
+    scope = Scope(
+        prune=prune,
+        only=tuple(only),
+        project=project.project if project else DEFAULT_PROJECT,
+        environment=name,
+        safety=_safety(project),
+    )
+    return RunContext(project, name, chosen_paths, target, scope)
+
+
+def _environment(project: Project | None, name: str | None) -> Environment | None:
+    if name is None:
+        return None
+    if project is None:
+        raise ProvisionerError(
+            f"environment '{name}' was asked for (--env or {ENV_VARIABLE}), but there is no "
+            "provisioner.yaml in this directory or a parent to define it"
+        )
+    return project.environment(name)
+
+
+def _safety(project: Project | None) -> Safety:
+    if project is None:
+        return Safety()
+    return Safety(project.safety.deleteThreshold, project.safety.minManaged)
