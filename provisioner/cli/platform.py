@@ -27,6 +27,7 @@ from provisioner.errors import (
     EXIT_OK,
     ProvisionerError,
 )
+from provisioner.files import write_private
 from provisioner.manifest import (
     LoadedManifest,
 )
@@ -322,8 +323,7 @@ def _render(the_plan: Plan, output_format: str) -> str:
 def _save_plan(the_plan: Plan, path: Path) -> None:
     text = json.dumps(the_plan.sealed().as_json(), indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, text)
     click.echo(
         f"Saved the plan to {path}; apply it with: provisioner apply --plan {path}", err=True
     )
