@@ -469,7 +469,7 @@ class PlatformClient:
             found = _resource(call.where, outcome.resource)
             log.info("%s: the create went through after all; adopted %s", operation, found["id"])
             return Created(found["id"], _etag_in(found), adopted=True)
-        data = _resource(call.where, _json(call.where, outcome), status=outcome.status_code)
+        data = _resource(call.where, _object(call.where, outcome), outcome.status_code)
         return Created(data["id"], _etag_in(data), adopted=False)
 
     def patch(
