@@ -23,7 +23,7 @@ from provisioner.emulator.app import (
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.emulator.store import Store
 from provisioner.errors import TargetError
-from provisioner.files import UnsafePathError, ensure_private_dir, write_private
+from provisioner.files import UnsafePathError, ensure_private_dir, ignore_everything
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.target import (
     DEFAULT_PLATFORM_URL,
@@ -109,9 +109,7 @@ def prepare_emulator_dir(folder: Path) -> None:
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         ensure_private_dir(folder)
-        ignore = folder / ".gitignore"
-        if not ignore.is_file() or ignore.is_symlink():
-            write_private(ignore, "# Made by provisioner: the embedded emulator's data.\n*\n")
+        ignore_everything(folder)
     except UnsafePathError as error:
         raise TargetError(f"the embedded emulator's folder is unsafe: {error}") from None
     except OSError as error:

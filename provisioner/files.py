@@ -78,6 +78,13 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def ignore_everything(folder: Path) -> None:
+    """A `.gitignore` of `*` in `folder`, so that nothing in it is ever committed."""
+    ignore = folder / ".gitignore"
+    if ignore.is_symlink() or not ignore.is_file():
+        write_private(ignore, "# Made by provisioner: local data, never to be committed.\n*\n")
+
+
 def state_dir(environ: dict[str, str] | None = None) -> Path:
     """The user's state directory (XDG): `$XDG_STATE_HOME`, else `~/.local/state`."""
     env = os.environ if environ is None else environ
