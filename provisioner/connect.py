@@ -6,7 +6,8 @@ HTTP to whatever transport it is given, and the emulator knows nothing of the cl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,15 @@ from provisioner.emulator.app import (
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.emulator.store import Store
 from provisioner.errors import TargetError
+from provisioner.files import UnsafePathError, ensure_private_dir, ignore_everything
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.target import (
     DEFAULT_PLATFORM_URL,
     DEFAULT_SANDBOX,
     Target,
+    check_sandbox,
+    ci_is_set,
+    configured,
     platform_target,
 )
 
@@ -41,32 +46,76 @@ def select_target(
     sandbox: str | None = None,
     use_emulator: bool = False,
     workdir: Path | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Target:
-    """Choose the target from flags and `AEP_*` variables, exactly as the contract says."""
-    env = {k: v for k, v in environ.items() if v}
-    chosen_sandbox = sandbox or env.get("AEP_SANDBOX") or DEFAULT_SANDBOX
-    url = platform_url or env.get("AEP_PLATFORM_URL")
+    """Choose the target from flags and `AEP_*` variables, exactly as the contract says.
+
+    Every value is checked before any request; falling back to the embedded emulator
+    (nothing configured) is announced through `notify` (default: a line on stderr).
+    """
+    chosen_sandbox = _sandbox(environ, sandbox)
+    url = (platform_url or "").strip() or configured(environ, "AEP_PLATFORM_URL")
     has_credentials = bool(
-        ("AEP_CLIENT_ID" in env and "AEP_CLIENT_SECRET" in env) or "AEP_ACCESS_TOKEN" in env
+        (configured(environ, "AEP_CLIENT_ID") and configured(environ, "AEP_CLIENT_SECRET"))
+        or configured(environ, "AEP_ACCESS_TOKEN")
     )
     if use_emulator:
         if url:
             raise TargetError("--emulator and a platform URL name two targets; choose one")
         return emulator_target(chosen_sandbox, workdir)
     if url or has_credentials:
-        return platform_target(env, url or DEFAULT_PLATFORM_URL, chosen_sandbox)
-    if "CI" in environ:
+        return platform_target(environ, url or DEFAULT_PLATFORM_URL, chosen_sandbox)
+    if ci_is_set(environ):
         raise TargetError(
             "no target: CI is set but neither AEP credentials (AEP_CLIENT_ID and "
             "AEP_CLIENT_SECRET, or AEP_ACCESS_TOKEN), AEP_PLATFORM_URL nor --emulator names "
             "one; refusing to fall back to the embedded emulator in a pipeline"
         )
-    return emulator_target(chosen_sandbox, workdir)
+    target = emulator_target(chosen_sandbox, workdir)
+    (notify or _to_stderr)(
+        f"Using the embedded emulator at {_relative(Path(target.url), workdir)} "
+        "(no AEP credentials or platform URL set)"
+    )
+    return target
+
+
+def _sandbox(environ: Mapping[str, str], flag: str | None) -> str:
+    """The sandbox from --sandbox, else AEP_SANDBOX, else prod; checked either way."""
+    if flag is not None:
+        return check_sandbox(flag.strip(), "--sandbox")
+    if "AEP_SANDBOX" in environ:
+        return check_sandbox(configured(environ, "AEP_SANDBOX"), "AEP_SANDBOX")
+    return DEFAULT_SANDBOX
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _relative(path: Path, workdir: Path | None) -> str:
+    try:
+        return str(path.relative_to(workdir or Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def emulator_target(sandbox: str, workdir: Path | None = None) -> Target:
     path = (workdir or Path.cwd()) / EMULATOR_FILE
     return Target("emulator", str(path), DEFAULT_ORG, sandbox, client_id=DEFAULT_CLIENT_ID)
+
+
+def prepare_emulator_dir(folder: Path) -> None:
+    """The embedded emulator's folder: the user's own, 0700, with a `.gitignore` of `*`."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(folder)
+        ignore_everything(folder)
+    except UnsafePathError as error:
+        raise TargetError(f"the embedded emulator's folder is unsafe: {error}") from None
+    except OSError as error:
+        raise TargetError(
+            f"cannot prepare the embedded emulator's folder {folder}: {error.strerror}"
+        ) from None
 
 
 def connect(
@@ -76,6 +125,8 @@ def connect(
     if target.kind == "platform":
         return PlatformClient(target, transport, **options)
     if transport is None:
+        if target.url != ":memory:":
+            prepare_emulator_dir(Path(target.url).parent)
         transport = EmulatorTransport(EmulatorApp(Store(target.url)))
     # The embedded emulator is reached like any platform: its IMS, its own client secret.
     speaking = replace(target, ims_url=EMULATOR_BASE, client_secret=DEFAULT_CLIENT_SECRET)

@@ -103,9 +103,9 @@ def test_a_cached_token_is_renewed_before_it_expires() -> None:
     now = [0.0]
     fetched: list[str] = []
 
-    def fetch(url: str, form: dict[str, str]) -> httpx.Response:
+    def fetch(url: str, form: dict[str, str]) -> dict[str, object]:
         fetched.append(url)
-        return httpx.Response(200, json={"access_token": f"t{len(fetched)}", "expires_in": 3600})
+        return {"access_token": f"t{len(fetched)}", "expires_in": 3600}
 
     source = TokenSource(platform_target("https://x.example"), fetch, clock=lambda: now[0])
     assert source.token() == "t1"

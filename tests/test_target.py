@@ -77,3 +77,100 @@ def test_loopback_http_is_fine(url: str) -> None:
 def test_emulator_flag_and_platform_url_conflict() -> None:
     with pytest.raises(TargetError, match="two targets"):
         select_target({}, platform_url="https://x.example", use_emulator=True)
+
+
+# values checked before any request (contract section 2, round 2) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "message"),
+    [
+        ("", "--sandbox is empty"),
+        (" ", "--sandbox is empty"),
+        ("ünï", "is not a sandbox name"),
+        ("PROD", "sandbox names are lowercase"),
+        ("dev_1", "is not a sandbox name"),
+        ("-dev", "is not a sandbox name"),
+    ],
+)
+def test_a_sandbox_name_is_checked_up_front(sandbox: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match=message):
+        select_target(CREDENTIALS, sandbox=sandbox)
+    with pytest.raises(TargetError, match=message):
+        select_target({}, sandbox=sandbox, use_emulator=True, workdir=tmp_path)
+
+
+def test_aep_sandbox_is_checked_and_trimmed() -> None:
+    with pytest.raises(TargetError, match="AEP_SANDBOX is empty"):
+        select_target(CREDENTIALS | {"AEP_SANDBOX": ""})
+    assert select_target(CREDENTIALS | {"AEP_SANDBOX": " dev-2\n"}).sandbox == "dev-2"
+
+
+@pytest.mark.parametrize("value", ["false", "0", "", " FALSE "])
+def test_ci_false_or_empty_is_not_ci(value: str, tmp_path: Path) -> None:
+    notices: list[str] = []
+    target = select_target({"CI": value}, workdir=tmp_path, notify=notices.append)
+    assert target.kind == "emulator"
+    assert notices == [
+        "Using the embedded emulator at .provisioner/emulator.db "
+        "(no AEP credentials or platform URL set)"
+    ]
+
+
+@pytest.mark.parametrize("value", ["true", "1", "yes"])
+def test_ci_set_refuses_the_fallback(value: str) -> None:
+    with pytest.raises(TargetError, match="CI is set"):
+        select_target({"CI": value})
+
+
+def test_no_notice_when_the_emulator_is_chosen(tmp_path: Path) -> None:
+    notices: list[str] = []
+    select_target({}, use_emulator=True, workdir=tmp_path, notify=notices.append)
+    assert notices == []
+
+
+def test_a_url_with_a_password_is_refused_without_showing_it() -> None:
+    url = "https://deployer:hunter2-in-url@platform.example"
+    with pytest.raises(TargetError, match="has a user or password in it") as caught:
+        select_target(CREDENTIALS, platform_url=url)
+    assert "hunter2-in-url" not in str(caught.value) and "deployer" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://x.example/?a=1", "https://x.example:99999", "https://x .example"]
+)
+def test_a_malformed_url_is_refused(url: str) -> None:
+    with pytest.raises(TargetError, match="AEP_PLATFORM_URL"):
+        select_target(CREDENTIALS, platform_url=url)
+
+
+def test_configured_values_are_trimmed() -> None:
+    env = {
+        "AEP_ACCESS_TOKEN": "tok-123\n",
+        "AEP_CLIENT_ID": " cid\r\n",
+        "AEP_ORG_ID": "ORG@AdobeOrg\n",
+        "AEP_PLATFORM_URL": "https://platform.example/\n",
+    }
+    target = select_target(env)
+    assert (target.access_token, target.client_id, target.org) == (
+        "tok-123",
+        "cid",
+        "ORG@AdobeOrg",
+    )
+    assert target.url == "https://platform.example"
+
+
+@pytest.mark.parametrize("name", ["AEP_ACCESS_TOKEN", "AEP_CLIENT_ID", "AEP_ORG_ID"])
+def test_a_control_character_inside_a_header_value_is_refused_unseen(name: str) -> None:
+    env = {"AEP_ACCESS_TOKEN": "tok", "AEP_CLIENT_ID": "cid", "AEP_ORG_ID": "O"}
+    env[name] = "secret-part\nother-part"
+    with pytest.raises(TargetError, match=f"{name} contains a control character") as caught:
+        select_target(env)
+    assert "secret-part" not in str(caught.value)
+
+
+def test_a_non_ascii_token_is_refused_unseen() -> None:
+    env = {"AEP_ACCESS_TOKEN": "tökén-value", "AEP_CLIENT_ID": "cid", "AEP_ORG_ID": "O"}
+    with pytest.raises(TargetError, match="AEP_ACCESS_TOKEN holds characters") as caught:
+        select_target(env)
+    assert "tökén" not in str(caught.value)

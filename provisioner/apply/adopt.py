@@ -148,9 +148,9 @@ def _schema_path(schema_from: Path | None) -> str:
 
 def _audience(value: Resource) -> dict[str, str]:
     audience = {"id": str(value.get("id", ""))}
-    for field in ("name", "description"):
-        if value.get(field):
-            audience[field] = str(value[field])
+    for key in ("name", "description"):
+        if value.get(key):
+            audience[key] = str(value[key])
     return audience
 
 

@@ -7,12 +7,11 @@ so it is printed through `for_message`/`for_terminal`: one line, no control char
 from __future__ import annotations
 
 import io
+import os
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 
 import click
 
@@ -28,6 +27,8 @@ from provisioner.errors import (
     EXIT_USER_ERROR,
     ProvisionerError,
 )
+from provisioner.files import crash_log_dir, write_private
+from provisioner.platform.redact import REDACTOR
 from provisioner.render.safe import for_message, for_terminal
 
 cli.add_command(emulator)
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         code = 130
     except ProvisionerError as error:
-        click.echo(f"error: {for_message(str(error))}", err=True)
+        click.echo(f"error: {for_message(REDACTOR(str(error)))}", err=True)
         code = error.exit_code
     except Exception as error:  # a bug: one line for the user, the details in a log
         code = _report_internal_error(error, debug)
@@ -68,23 +69,24 @@ def _show_click_error(error: click.ClickException) -> None:
 
 
 def _report_internal_error(error: Exception, debug: bool) -> int:
-    details = traceback.format_exc()
+    # Secrets of the run are taken out of the traceback too: it may quote a value.
+    details = REDACTOR(traceback.format_exc())
     if debug:
         click.echo(details, err=True)
         where = "above"
     else:
         where = str(_write_crash_log(details))
-    click.echo(
-        f"internal error: {type(error).__name__}: {for_message(str(error))} "
-        f"(a bug; details {where})",
-        err=True,
-    )
+    summary = REDACTOR(f"{type(error).__name__}: {error}")
+    click.echo(f"internal error: {for_message(summary)} (a bug; details {where})", err=True)
     return EXIT_INTERNAL
 
 
-def _write_crash_log(details: str) -> Path:
-    folder = Path(tempfile.gettempdir()) / "provisioner-crash-logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    path.write_text(details, encoding="utf-8")
-    return path
+def _write_crash_log(details: str) -> str:
+    """The log's path; written owner-only in the user's own crash-log folder."""
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    path = crash_log_dir() / name
+    try:
+        write_private(path, details)
+    except OSError as failure:
+        return f"could not be written to {path}: {failure.strerror}"
+    return str(path)

@@ -45,9 +45,7 @@ def load_manifests(
     environment's) and their secrets resolved (when asked), or InvalidManifests."""
     result = load_and_check(paths)
     if not result.errors and (variables is not None or variable_uses(result.manifests)):
-        result.manifests, problems = substitute_vars(
-            result.manifests, variables or {}, environment
-        )
+        result.manifests, problems = substitute_vars(result.manifests, variables or {}, environment)
         result.problems.extend(problems)
     if not result.errors and secrets:
         env = dict(os.environ if environ is None else environ)

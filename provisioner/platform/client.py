@@ -1,33 +1,45 @@
-"""The one way the tool talks to the platform: authenticated, resilient, economical.
+"""The one way the tool talks to the platform: authenticated, resilient, bounded, economical.
 
-Every call has a timeout. 429, 502, 503, 504 and connection failures are retried with
-exponential backoff and full jitter, honouring `Retry-After`, bounded in attempts and in
-time. A write whose reply is lost is never repeated blindly: a PATCH carries `If-Match`, so
-a repeat cannot apply twice; a create looks for what it may have made and adopts it.
+Every request, the token exchange included, goes through one retry loop (`_run`): 429, 502,
+503, 504 and connection failures are retried with exponential backoff and full jitter,
+honouring `Retry-After`, bounded in attempts and by the request's deadline. The deadline
+covers everything (connecting, waiting, every byte of the answer), so a server that
+trickles its answer cannot hold the tool; answers are capped in size, pages in number, and
+every answer is checked against the shape the tool relies on before it is used.
+
+A write whose reply is lost is never repeated blindly: a PATCH carries `If-Match`, so a
+repeat cannot apply twice; a create looks for what it may have made and adopts it.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
+import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from provisioner.errors import PlatformError
-from provisioner.platform.auth import TokenSource
+from provisioner.errors import TargetError
+from provisioner.platform.auth import OPERATION as TOKEN_OPERATION
+from provisioner.platform.auth import ImsAuth, TokenSource
 from provisioner.platform.failures import (
     AmbiguousWriteError,
+    AnswerLimitError,
     ApiCallError,
+    MalformedAnswerError,
+    RequestNotSentError,
     UnreachableError,
     describe_error,
     hint_for,
+    one_line,
 )
 from provisioner.platform.ids import FLOW_SERVICE_PATH
 from provisioner.platform.redact import REDACTOR, Redactor
@@ -37,8 +49,18 @@ log = logging.getLogger("provisioner.http")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 PAGE_LIMIT = 100  # the most a list call returns
+MAX_PAGES = 1000  # 100,000 objects of one kind: far beyond any sandbox, short of forever
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+DEADLINE_VARIABLE = "PROVISIONER_REQUEST_DEADLINE"
+IDLE_TIMEOUT = 30.0  # seconds without a byte before an attempt is given up
+CONNECT_TIMEOUT = 10.0
 # Failures that happen before a request reaches the server: safe to repeat for any method.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# A request that cannot be formed locally: repeating it cannot help, and its text may hold
+# the offending (secret) header value, so it is never shown.
+_MALFORMED_REQUEST = (httpx.LocalProtocolError, httpx.InvalidURL, UnicodeEncodeError)
+_DEADLINE = "provisioner.deadline"  # request extension: the monotonic time it must end by
+_SENT_AT = "provisioner.sent_at"
 
 Resource = dict[str, Any]
 
@@ -48,7 +70,7 @@ class RetryPolicy:
     attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 20.0
-    max_elapsed: float = 120.0
+    max_elapsed: float = 120.0  # the default deadline of one request, retries included
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
@@ -65,15 +87,55 @@ class Created:
     adopted: bool  # found after an ambiguous failure instead of created by this call
 
 
+@dataclass(frozen=True)
+class _Adopted:
+    resource: Resource
+
+
 @dataclass
-class _Attempt:
+class _Call:
+    """One logical request, as the retry loop needs it."""
+
     operation: str
     method: str
-    path: str
-    started: float
-    retry_5xx: bool = True
-    sent: int = 0  # requests sent so far for this logical call
-    renewed_token: bool = False
+    url: str
+    shown: str  # the URL or path named in messages (no query)
+    params: dict[str, Any] | None = None
+    json_body: Any = None
+    form: dict[str, str] | None = None
+    if_match: str | None = None
+    ok: frozenset[int] = frozenset({200})
+    authenticated: bool = True
+    # For a create: looks for what a lost or failed reply may have made.
+    settle: Callable[[], Resource | None] | None = None
+    started: float = field(default_factory=time.monotonic)
+    sent: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"{self.operation}: {self.method} {self.shown}"
+
+
+class _TooSlow(Exception):
+    """The request's deadline passed (raised where the time is checked)."""
+
+
+class _TooLarge(Exception):
+    """The answer is larger than the cap."""
+
+
+def request_deadline(environ: Mapping[str, str], default: float) -> float:
+    """Seconds one request may take in all, from PROVISIONER_REQUEST_DEADLINE."""
+    value = environ.get(DEADLINE_VARIABLE, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise TargetError(f"{DEADLINE_VARIABLE} must be a number of seconds above 0")
+    return seconds
 
 
 class PlatformClient:
@@ -82,21 +144,31 @@ class PlatformClient:
         target: Target,
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
-        timeout: float = 30.0,
+        timeout: float = IDLE_TIMEOUT,
         concurrency: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         redactor: Redactor | None = None,
         base_url: str | None = None,
+        deadline: float | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
+        target.check_headers()
         self.target = target
         self.policy = policy or DEFAULT_POLICY
+        self.deadline = deadline or request_deadline(os.environ, self.policy.max_elapsed)
+        self.max_answer_bytes = max_answer_bytes
         self.concurrency = max(1, concurrency)
         self.redact = redactor or REDACTOR
         self.redact.add(*target.secrets)
         self._sleep = sleep
+        self._timeout = timeout
         self._base = base_url or target.url
-        self._http = httpx.Client(transport=transport, timeout=httpx.Timeout(timeout, connect=10))
-        self.tokens = TokenSource(target, self._fetch_token)
+        self._http = httpx.Client(
+            transport=transport,
+            event_hooks={"request": [self._on_request], "response": [self._on_response]},
+        )
+        self.tokens = TokenSource(target, self._fetch_token, redactor=self.redact)
+        self.auth = ImsAuth(self.tokens)
         self._count_lock = threading.Lock()
         self.request_count = 0
 
@@ -109,7 +181,7 @@ class PlatformClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # the retry loop ------------------------------------------------------------------
+    # the one retry loop --------------------------------------------------------------
 
     def call(
         self,
@@ -121,181 +193,249 @@ class PlatformClient:
         body: Any = None,
         if_match: str | None = None,
         ok: Iterable[int] = (200,),
-        retry_5xx: bool = True,
     ) -> httpx.Response:
-        """One logical request, retried as its method allows; raises for any other answer.
+        """One Flow Service request, retried as its method allows; raises for any other
+        answer. The response's body is read (and bounded) already."""
+        outcome = self._run(self._flow_call(operation, method, path, params, body, if_match, ok))
+        assert isinstance(outcome, httpx.Response)  # only a create can adopt
+        return outcome
 
-        `retry_5xx=False` is for creates: a server error may hide a create that happened,
-        which `create()` resolves by looking before it tries again.
-        """
-        state = _Attempt(operation, method, path, time.monotonic(), retry_5xx)
-        accepted = frozenset(ok)
-        while True:
-            response = self._send_once(state, params, body, if_match)
-            if response is None:
-                continue
-            if response.status_code in accepted:
-                return response
-            if self._should_retry(state, response):
-                continue
-            raise self._error(state, response)
-
-    def _send_once(
-        self, state: _Attempt, params: dict[str, Any] | None, body: Any, if_match: str | None
-    ) -> httpx.Response | None:
-        """The response, or None when a transport failure was waited out for a retry."""
-        headers = self._headers(if_match, has_body=body is not None)
-        state.sent += 1
-        try:
-            response = self._request(state.method, state.path, params, body, headers)
-        except httpx.TransportError as error:
-            self._after_transport_error(state, error)
-            return None
-        if response.status_code == 401 and not state.renewed_token:
-            state.renewed_token = True
-            if self.tokens.renew(headers["Authorization"].split(" ", 1)[1]):
-                return None
-        return response
-
-    def _request(
+    def _flow_call(
         self,
+        operation: str,
         method: str,
         path: str,
         params: dict[str, Any] | None,
         body: Any,
-        headers: dict[str, str],
-    ) -> httpx.Response:
-        url = self._base + FLOW_SERVICE_PATH + path
-        with self._count_lock:
-            self.request_count += 1
-        started = time.monotonic()
-        response = self._http.request(method, url, params=params, json=body, headers=headers)
-        log.debug(
-            "%s %s -> %s in %.0f ms (request-id %s)",
+        if_match: str | None,
+        ok: Iterable[int],
+    ) -> _Call:
+        return _Call(
+            operation,
             method,
-            response.request.url.raw_path.decode(),
-            response.status_code,
-            (time.monotonic() - started) * 1000,
-            response.headers.get("x-request-id", "-"),
+            self._base + FLOW_SERVICE_PATH + path,
+            FLOW_SERVICE_PATH + path.split("?", 1)[0],
+            params=params,
+            json_body=body,
+            if_match=if_match,
+            ok=frozenset(ok),
         )
+
+    def _run(self, call: _Call) -> httpx.Response | _Adopted:
+        """Send `call` until it is answered as hoped, or the policy or deadline says stop."""
+        deadline = call.started + self.deadline
+        while True:
+            call.sent += 1
+            try:
+                response = self._attempt(call, deadline)
+            except _MALFORMED_REQUEST:
+                raise RequestNotSentError(
+                    f"{call.where}: the request could not be formed (a header value HTTP "
+                    "cannot carry; not shown); nothing was sent"
+                ) from None
+            except _TooSlow:
+                raise AnswerLimitError(
+                    f"{call.where}: no complete answer within {self.deadline:g} s (the "
+                    "platform is slow, stalled or trickling its answer); try again later, "
+                    f"or allow more time with {DEADLINE_VARIABLE}"
+                ) from None
+            except _TooLarge:
+                raise AnswerLimitError(
+                    f"{call.where}: the answer is larger than "
+                    f"{self.max_answer_bytes // (1024 * 1024)} MiB; refusing to read it (the "
+                    "platform, or a proxy in between, is misbehaving)"
+                ) from None
+            except httpx.TransportError as error:
+                adopted = self._after_transport_error(call, error, deadline)
+                if adopted is not None:
+                    return adopted
+                continue
+            if response.status_code in call.ok:
+                return response
+            status = response.status_code
+            # A create answered by any server error may have happened: look before retrying.
+            creating = call.settle is not None and status >= 500
+            if status in RETRY_STATUSES or creating:
+                found = call.settle() if creating and call.settle is not None else None
+                if found is not None:
+                    return _Adopted(found)
+                if self._wait(call, deadline, _retry_after(response)):
+                    continue
+            raise self._error(call, response)
+
+    def _attempt(self, call: _Call, deadline: float) -> httpx.Response:
+        """One exchange, its answer read in full within the deadline and the size cap."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _TooSlow
+        request = self._http.build_request(
+            call.method,
+            call.url,
+            params=call.params,
+            json=call.json_body,
+            data=call.form,
+            headers=self._headers(call),
+            timeout=httpx.Timeout(
+                min(self._timeout, remaining), connect=min(CONNECT_TIMEOUT, remaining)
+            ),
+            extensions={_DEADLINE: deadline},
+        )
+        auth = self.auth if call.authenticated else None
+        response = self._http.send(request, auth=auth, stream=True)
+        try:
+            response._content = b"".join(self._decoded(response))
+        finally:
+            response.close()
         return response
 
-    def _after_transport_error(self, state: _Attempt, error: httpx.TransportError) -> None:
-        where = f"{state.operation}: {state.method} {state.path}"
-        if not isinstance(error, _NOT_SENT) and state.method in ("POST", "PATCH"):
-            raise AmbiguousWriteError(
-                f"{where}: the connection failed after the request was sent "
-                f"({type(error).__name__}); it may or may not have been applied"
-            ) from None
-        if not self._wait(state, None):
-            raise UnreachableError(
-                f"{where}: no answer after {state.sent} tries ({type(error).__name__}: "
-                f"{self.redact(str(error))}); check the network and AEP_PLATFORM_URL"
-            ) from None
+    def _decoded(self, response: httpx.Response) -> Iterator[bytes]:
+        """The body as decoded, counted: compression cannot sneak past the cap."""
+        total = 0
+        for chunk in response.iter_bytes():
+            total += len(chunk)
+            if total > self.max_answer_bytes:
+                raise _TooLarge
+            yield chunk
 
-    def _should_retry(self, state: _Attempt, response: httpx.Response) -> bool:
-        if response.status_code not in RETRY_STATUSES:
-            return False
-        if response.status_code != 429 and not state.retry_5xx:
-            return False
-        return self._wait(state, _retry_after(response))
+    def _after_transport_error(
+        self, call: _Call, error: httpx.TransportError, deadline: float
+    ) -> _Adopted | None:
+        """Wait for the next try; or adopt what a create made; or raise what to tell."""
+        maybe_applied = not isinstance(error, _NOT_SENT) and call.method in ("POST", "PATCH")
+        if maybe_applied:
+            if call.settle is None:
+                raise AmbiguousWriteError(
+                    f"{call.where}: the connection failed after the request was sent "
+                    f"({type(error).__name__}); it may or may not have been applied"
+                ) from None
+            found = call.settle()
+            if found is not None:
+                return _Adopted(found)
+        if self._wait(call, deadline, None):
+            return None
+        raise UnreachableError(
+            f"{call.where}: no answer after {call.sent} tries ({type(error).__name__}: "
+            f"{one_line(self.redact(str(error)), 200)}); check the network and "
+            f"{'AEP_IMS_URL' if not call.authenticated else 'AEP_PLATFORM_URL'}"
+        ) from None
 
-    def _wait(self, state: _Attempt, retry_after: float | None) -> bool:
+    def _wait(self, call: _Call, deadline: float, retry_after: float | None) -> bool:
         """Sleep before the next attempt; False when the attempts or the time are used up."""
-        if state.sent >= self.policy.attempts:
+        if call.sent >= self.policy.attempts:
             return False
-        delay = self.policy.delay(state.sent - 1, retry_after)
-        if time.monotonic() - state.started + delay > self.policy.max_elapsed:
+        delay = self.policy.delay(call.sent - 1, retry_after)
+        if time.monotonic() + delay >= deadline:
             return False
-        log.debug("%s: try %d in %.2f s", state.operation, state.sent + 1, delay)
+        log.debug("%s: try %d in %.2f s", call.operation, call.sent + 1, delay)
         self._sleep(delay)
         return True
 
-    def _error(self, state: _Attempt, response: httpx.Response) -> PlatformError:
+    def _error(self, call: _Call, response: httpx.Response) -> PlatformErrorType:
         code, message = describe_error(response)
         status = response.status_code
-        if status == 412 and state.sent > 1 and state.method == "PATCH":
+        if status == 412 and call.sent > 1 and call.method == "PATCH":
             return AmbiguousWriteError(
-                f"{state.operation}: PATCH {state.path} failed, then its retry found the object "
-                "changed; the first attempt may have been applied"
+                f"{call.where} failed, then its retry found the object changed; the first "
+                "attempt may have been applied"
             )
+        # IMS answers a refused client with 400 or 401: both mean the credentials.
+        hinted = 401 if not call.authenticated and status in (400, 401) else status
         return ApiCallError(
-            state.operation,
-            state.method,
-            FLOW_SERVICE_PATH + state.path,
+            call.operation,
+            call.method,
+            call.shown,
             status,
             code,
             self.redact(message),
-            hint_for(status, state.sent),
-            state.sent,
+            hint_for(hinted, call.sent),
+            call.sent,
         )
 
-    def _headers(self, if_match: str | None, has_body: bool) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {self.tokens.token()}",
-            "x-api-key": self.target.client_id,
-            "x-gw-ims-org-id": self.target.org,
-            "x-sandbox-name": self.target.sandbox,
-            "Accept": "application/json",
-        }
-        if has_body:
+    def _headers(self, call: _Call) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if call.authenticated:  # Authorization comes from ImsAuth
+            headers["x-api-key"] = self.target.client_id
+            headers["x-gw-ims-org-id"] = self.target.org
+            headers["x-sandbox-name"] = self.target.sandbox
+        if call.json_body is not None:
             headers["Content-Type"] = "application/json"
-        if if_match is not None:
-            headers["If-Match"] = if_match
+        if call.if_match is not None:
+            headers["If-Match"] = call.if_match
         return headers
 
-    def _fetch_token(self, url: str, form: dict[str, str]) -> httpx.Response:
-        state = _Attempt("get an access token", "POST", url, time.monotonic())
-        while True:
-            state.sent += 1
-            try:
-                with self._count_lock:
-                    self.request_count += 1
-                response = self._http.post(url, data=form)
-            except httpx.TransportError as error:
-                if not self._wait(state, None):
-                    raise UnreachableError(
-                        f"get an access token: no answer from {url} ({type(error).__name__})"
-                    ) from None
-                continue
-            if response.status_code == 200:
-                return response
-            if response.status_code in RETRY_STATUSES and self._wait(state, _retry_after(response)):
-                continue
-            code, message = describe_error(response)
-            status = response.status_code
-            # IMS answers a refused client with 400 or 401: both mean the credentials.
-            hint = hint_for(401 if status in (400, 401) else status, state.sent)
-            raise ApiCallError(
-                state.operation, "POST", url, status, code, self.redact(message), hint, state.sent
-            )
+    # every exchange, whoever sends it (the loop above, or ImsAuth's re-send) ----------
+
+    def _on_request(self, request: httpx.Request) -> None:
+        with self._count_lock:
+            self.request_count += 1
+        request.extensions[_SENT_AT] = time.monotonic()
+
+    def _on_response(self, response: httpx.Response) -> None:
+        """Bounds every answer before anyone reads it: its size, and its time."""
+        request = response.request
+        log.debug(
+            "%s %s -> %s in %.0f ms (request-id %s)",
+            request.method,
+            request.url.raw_path.decode("ascii", "replace"),
+            response.status_code,
+            (time.monotonic() - request.extensions.get(_SENT_AT, time.monotonic())) * 1000,
+            one_line(response.headers.get("x-request-id", "-"), 80),
+        )
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self.max_answer_bytes:
+            raise _TooLarge
+        deadline = float(request.extensions.get(_DEADLINE, float("inf")))
+        if time.monotonic() > deadline:
+            raise _TooSlow
+        if isinstance(response.stream, httpx.SyncByteStream):
+            response.stream = _BoundedStream(response.stream, deadline, self.max_answer_bytes)
+
+    def _fetch_token(self, url: str, form: dict[str, str]) -> Any:
+        call = _Call(TOKEN_OPERATION, "POST", url, url, form=form, authenticated=False)
+        outcome = self._run(call)
+        assert isinstance(outcome, httpx.Response)
+        return _json(call.where, outcome)
 
     # reads ---------------------------------------------------------------------------
 
     def get(self, kind: str, resource_id: str, operation: str) -> Resource | None:
         """One object by id, or None when it does not exist."""
+        path = f"/{kind}/{resource_id}"
         try:
-            response = self.call(operation, "GET", f"/{kind}/{resource_id}")
+            response = self.call(operation, "GET", path)
         except ApiCallError as error:
             if error.status == 404:
                 return None
             raise
-        items: list[Resource] = response.json().get("items", [])
+        items = _items(f"{operation}: GET {FLOW_SERVICE_PATH}{path}", response)
         return items[0] if items else None
 
     def list_all(self, kind: str, filters: Sequence[str], operation: str) -> list[Resource]:
-        """Every object matching all `filters`, following continuation tokens."""
+        """Every object matching all `filters`, following continuation links.
+
+        Stops with an error at a link seen before (a paging loop) or past MAX_PAGES."""
         params: dict[str, Any] | None = {"limit": PAGE_LIMIT, "property": list(filters)}
-        path, items = f"/{kind}", []
-        while True:
-            body = self.call(operation, "GET", path, params=params).json()
-            items.extend(body.get("items", []))
-            next_link = (body.get("_links") or {}).get("next") or {}
-            if not next_link.get("href"):
+        path, items, seen = f"/{kind}", [], set()
+        where = f"{operation}: GET {FLOW_SERVICE_PATH}/{kind}"
+        for _ in range(MAX_PAGES):
+            response = self.call(operation, "GET", path, params=params)
+            items.extend(_items(where, response))
+            href = _next_link(where, response)
+            if href is None:
                 return items
+            if href in seen:
+                raise MalformedAnswerError(
+                    f"{where}: the platform's paging repeats itself (the same next link "
+                    "twice); stopped reading rather than loop"
+                )
+            seen.add(href)
             # The link is relative to the Flow Service and carries its whole query; passing
             # params too (even empty) would replace that query.
-            path, params = next_link["href"], None
+            path, params = href, None
+        raise MalformedAnswerError(
+            f"{where}: more than {MAX_PAGES} pages of {PAGE_LIMIT}; stopped reading (the "
+            "platform's paging does not end)"
+        )
 
     def get_by_ids(
         self, kind: str, ids: Iterable[str], operation: str, field: str = "id"
@@ -322,42 +462,25 @@ class PlatformClient:
         find_existing: Callable[[], Resource | None],
     ) -> Created:
         """POST a new object. After an ambiguous failure, adopt it if it was made after all."""
-        state = _Attempt(operation, "POST", f"/{kind}", time.monotonic())
-        while True:
-            state.sent += 1  # each POST counts against the policy's attempts
-            try:
-                response = self.call(
-                    operation, "POST", f"/{kind}", body=body, ok=(200, 201), retry_5xx=False
-                )
-                data = response.json()
-                return Created(str(data["id"]), data.get("etag"), adopted=False)
-            except (AmbiguousWriteError, ApiCallError) as error:
-                if isinstance(error, ApiCallError) and error.status < 500:
-                    raise
-                existing = find_existing()
-                if existing is not None:
-                    log.info(
-                        "%s: the create went through after all; adopted %s",
-                        operation,
-                        existing["id"],
-                    )
-                    return Created(str(existing["id"]), existing.get("etag"), adopted=True)
-                if not self._wait(state, None):
-                    raise
+        call = self._flow_call(operation, "POST", f"/{kind}", None, body, None, (200, 201))
+        call.settle = find_existing
+        outcome = self._run(call)
+        if isinstance(outcome, _Adopted):
+            found = _resource(call.where, outcome.resource)
+            log.info("%s: the create went through after all; adopted %s", operation, found["id"])
+            return Created(found["id"], _etag_in(found), adopted=True)
+        data = _resource(call.where, _object(call.where, outcome), outcome.status_code)
+        return Created(data["id"], _etag_in(data), adopted=False)
 
     def patch(
         self, kind: str, resource_id: str, operations: list[Resource], etag: str, operation: str
     ) -> str | None:
         """Apply JSON Patch ops with If-Match; the new etag, or None when answered 202."""
+        path = f"/{kind}/{resource_id}"
         response = self.call(
-            operation,
-            "PATCH",
-            f"/{kind}/{resource_id}",
-            body=operations,
-            if_match=etag,
-            ok=(200, 202),
+            operation, "PATCH", path, body=operations, if_match=etag, ok=(200, 202)
         )
-        return _etag_of(response)
+        return _etag_of(f"{operation}: PATCH {FLOW_SERVICE_PATH}{path}", response)
 
     def delete(self, kind: str, resource_id: str, operation: str) -> None:
         try:
@@ -368,27 +491,106 @@ class PlatformClient:
             raise
 
     def flow_action(self, flow_id: str, action: str, operation: str) -> str | None:
-        response = self.call(
-            operation, "POST", f"/flows/{flow_id}/action", params={"op": action}, ok=(200, 202)
-        )
-        return _etag_of(response)
+        path = f"/flows/{flow_id}/action"
+        response = self.call(operation, "POST", path, params={"op": action}, ok=(200, 202))
+        return _etag_of(f"{operation}: POST {FLOW_SERVICE_PATH}{path}", response)
 
 
-def _etag_of(response: httpx.Response) -> str | None:
-    if not response.content:
+PlatformErrorType = ApiCallError | AmbiguousWriteError
+
+
+class _BoundedStream(httpx.SyncByteStream):
+    """An answer's raw bytes, checked against the deadline and the cap at every chunk."""
+
+    def __init__(self, inner: httpx.SyncByteStream, deadline: float, limit: int) -> None:
+        self._inner = inner
+        self._deadline = deadline
+        self._limit = limit
+
+    def __iter__(self) -> Iterator[bytes]:
+        received = 0
+        for chunk in self._inner:
+            received += len(chunk)
+            if received > self._limit:
+                raise _TooLarge
+            if time.monotonic() > self._deadline:
+                raise _TooSlow
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+# the shapes the tool relies on --------------------------------------------------------
+
+
+def _malformed(where: str, status: int, what: str) -> MalformedAnswerError:
+    return MalformedAnswerError(
+        f"{where} answered {status} with {what}; the platform (or a proxy in between) sent "
+        "something unexpected"
+    )
+
+
+def _json(where: str, response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except (ValueError, RecursionError):
+        raise _malformed(where, response.status_code, "a body that is not JSON") from None
+
+
+def _object(where: str, response: httpx.Response) -> dict[str, Any]:
+    body = _json(where, response)
+    if not isinstance(body, dict):
+        raise _malformed(where, response.status_code, "JSON that is not an object")
+    return body
+
+
+def _items(where: str, response: httpx.Response) -> list[Resource]:
+    """The `items` of a read, each an object with an id."""
+    items = _object(where, response).get("items")
+    if not isinstance(items, list):
+        raise _malformed(where, response.status_code, "no list of items")
+    return [_resource(where, item, response.status_code) for item in items]
+
+
+def _resource(where: str, item: Any, status: int = 200) -> Resource:
+    if not isinstance(item, dict):
+        raise _malformed(where, status, "an item that is not an object")
+    if not isinstance(item.get("id"), str) or not item["id"]:
+        raise _malformed(where, status, "an object without an id")
+    return item
+
+
+def _next_link(where: str, response: httpx.Response) -> str | None:
+    links = _object(where, response).get("_links") or {}
+    next_link = links.get("next") if isinstance(links, dict) else None
+    href = next_link.get("href") if isinstance(next_link, dict) else None
+    if not href:
         return None
-    etag = response.json().get("etag")
-    return str(etag) if etag else None
+    if not isinstance(href, str) or not href.startswith("/") or href.startswith("//"):
+        raise _malformed(where, response.status_code, "a next link that is not a Flow Service path")
+    return href
+
+
+def _etag_in(resource: Resource) -> str | None:
+    etag = resource.get("etag")
+    return etag if isinstance(etag, str) and etag else None
+
+
+def _etag_of(where: str, response: httpx.Response) -> str | None:
+    if not response.content.strip():
+        return None
+    return _etag_in(_object(where, response))
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+    value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value)
+    if value.isdigit():
+        return min(float(value), 3600.0)  # the deadline decides anyway
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, moment.timestamp() - time.time())

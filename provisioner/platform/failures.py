@@ -45,6 +45,18 @@ class UnreachableError(PlatformError):
     """No answer at all: the connection failed or timed out, after every retry."""
 
 
+class MalformedAnswerError(PlatformError):
+    """The platform answered, but not in the shape the tool relies on."""
+
+
+class AnswerLimitError(PlatformError):
+    """An answer too slow (past the request's deadline) or too large to accept."""
+
+
+class RequestNotSentError(PlatformError):
+    """A request could not be formed (an invalid header value); nothing was sent."""
+
+
 class AmbiguousWriteError(PlatformError):
     """A write may or may not have happened: the reply was lost after it was sent."""
 
@@ -76,12 +88,28 @@ def hint_for(status: int, attempts: int) -> str:
 
 def describe_error(response: httpx.Response) -> tuple[str, str]:
     """(code, message) from any of the platform's error body formats."""
+    code, message = _code_and_message(response)
+    return one_line(code, 40), one_line(message, _MESSAGE_LIMIT)
+
+
+_MESSAGE_LIMIT = 300  # characters of the platform's message kept in an error
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: str, limit: int) -> str:
+    """Text from the platform made safe for one terminal line: no control characters
+    (no escape sequences, no newlines), at most `limit` characters."""
+    flat = " ".join(_UNPRINTABLE.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _code_and_message(response: httpx.Response) -> tuple[str, str]:
     try:
-        body: Any = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return "", response.text[:200].strip()
+        body: Any = json.loads(response.content)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return "", response.content[:_MESSAGE_LIMIT].decode("utf-8", "replace")
     if not isinstance(body, dict):
-        return "", str(body)[:200]
+        return "", str(body)[:_MESSAGE_LIMIT]
     if "error_code" in body:  # the API gateway
         return str(body["error_code"]), str(body.get("message", ""))
     if "error" in body:  # IMS
