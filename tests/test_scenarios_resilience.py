@@ -31,7 +31,7 @@ def test_a_saved_plan_applies_exactly(workspace: Workspace) -> None:
     assert saved["checksum"].startswith("sha256:")
     assert oct((ws.root / "plan.json").stat().st_mode & 0o777) == "0o600"
     ws.write("orders.yaml", kinesis("orders", [A, B, C]))  # the plan, not this, is applied
-    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve")
     assert result.code == 0, result.err
     ids = [
         s["value"]["id"]
@@ -46,7 +46,7 @@ def test_a_saved_plan_reuses_a_profile_source_made_since(workspace: Workspace) -
     ws.plan("--out", "plan.json")  # plans the sandbox's profile source
     ws.write("b.yaml", kinesis("b-flow", [A], stream="b"))
     ws.run("apply", "manifests/b.yaml", "--auto-approve")  # another apply makes it first
-    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve")
     assert result.code == 0, result.err
     assert counts(ws)["sourceConnections"] == 1
     converged(ws)
@@ -67,11 +67,12 @@ def test_a_stale_plan_is_refused_for_that_dataflow(workspace: Workspace) -> None
         flow["id"],
         [{"op": "replace", "path": "/description", "value": "changed meanwhile"}],
     )
-    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve")
     assert result.code == 1
-    assert "dataflow orders: refused: flow orders changed on the platform since the plan" in (
+    assert "dataflow orders: refused: flow orders differs from the saved plan in 'etag' (it " in (
         result.err
     )
+    assert "changed on the platform since the plan" in result.err
     assert ws.flow("orders")["description"] == "changed meanwhile"  # nothing written
     other = ws.flow("other")["transformations"][0]["params"]["segmentSelectors"]["selectors"]
     assert len(other) == 2  # the other dataflow was applied
@@ -82,9 +83,9 @@ def test_a_plan_whose_secret_changed_is_refused(workspace: Workspace) -> None:
     ws.write("orders.yaml", kinesis("orders", [A]))
     ws.plan("--out", "plan.json")
     ws.env["AWS_SECRET"] = "another-value"
-    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve")
     assert result.code == 1
-    assert "a secret of account orders-account now resolves to another value" in result.err
+    assert "a secret now resolves to another value than when the plan was made" in result.err
     assert ws.resources("connections") == [] or all(
         c["name"] != "orders-account" for c in ws.resources("connections")
     )
@@ -96,7 +97,7 @@ def test_an_edited_plan_file_is_refused(workspace: Workspace) -> None:
     ws.plan("--out", "plan.json")
     path = ws.root / "plan.json"
     path.write_text(path.read_text().replace('"orders"', '"hijacked"'))
-    result = ws.run("apply", "--plan", "plan.json", "--auto-approve")
+    result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve")
     assert result.code == 1
     assert "was changed after it was saved" in result.err
     assert ws.resources("flows") == []
@@ -106,9 +107,10 @@ def test_a_plan_for_another_target_is_refused(workspace: Workspace) -> None:
     ws = workspace
     ws.write("orders.yaml", kinesis("orders", [A]))
     ws.plan("--out", "plan.json")
-    result = ws.run("apply", "--plan", "plan.json", "--auto-approve", "--sandbox", "dev")
+    result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve", "--sandbox", "dev")
     assert result.code == 1
-    assert "the plan was made for" in result.err and "sandbox prod" in result.err
+    assert "the plan was made for another run (target:" in result.err
+    assert "sandbox prod" in result.err
 
 
 def test_412_during_apply_fails_that_dataflow_with_a_hint(workspace: Workspace) -> None:

@@ -76,13 +76,7 @@ def assert_only_known_refusals(log: RequestLog) -> None:
         ), f"an undocumented write that is not a known conflict: {refused}"
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
-        for name, reason in EXPECTED_STRICT_FAILURES.items()
-    ],
-)
+@pytest.mark.parametrize("name", list(STRICT_SCENARIOS))
 def test_scenario_on_the_strict_emulator(strict_workspace: Workspace, name: str) -> None:
     log = run_strictly(strict_workspace, STRICT_SCENARIOS[name])
     assert_only_known_refusals(log)
