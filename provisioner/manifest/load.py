@@ -9,7 +9,6 @@ file costs an error line, not the machine.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,19 +221,10 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-_DUPLICATE_KEY = re.compile(r'found duplicate key "(?P<key>[^"]*)"')
-
-
 def _yaml_problem(file: Path, error: MarkedYAMLError) -> Problem:
     mark = error.problem_mark or error.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-    problem = str(error.problem or "")
-    duplicate = _DUPLICATE_KEY.search(problem)
-    if duplicate and error.context_mark is not None:
-        first = error.context_mark.line + 1
-        message = f"duplicate key '{duplicate['key']}' (the mapping starting at line {first})"
-    else:
-        message = f"invalid YAML: {problem}"
-        if error.context and error.context_mark is not None:
-            message += f" ({error.context} started at line {error.context_mark.line + 1})"
+    message = f"invalid YAML: {error.problem or ''}"
+    if error.context and error.context_mark is not None:
+        message += f" ({error.context} started at line {error.context_mark.line + 1})"
     return Problem("error", Location(str(file), line, column), message)
