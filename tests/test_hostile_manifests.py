@@ -300,3 +300,12 @@ def test_prune_with_an_empty_manifest_file_plans_nothing(
     assert result.exit_code == 1
     assert f"zero.yaml: error: {NO_MANIFEST}" in result.output
     assert "delete" not in result.output
+
+
+def test_a_file_of_many_bad_documents_stops_at_200_problems(tmp_path: Path) -> None:
+    (tmp_path / "many.yaml").write_text("---\n{}\n" * 1000, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "many.yaml")])
+    errors = [line for line in result.output.splitlines() if ": error: " in line]
+    assert result.exit_code == 1
+    assert len(errors) == 202  # 3 per document, until 200 are reached, then one notice
+    assert errors[-1].endswith("more problems not shown: stopped at document 68 of 1000")

@@ -31,6 +31,8 @@ from provisioner.manifest.yamlread import YamlMap, YamlRefused, YamlSeq, parse_d
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 MAX_MANIFEST_BYTES = 5 * 1024 * 1024
+# A 5 MiB file of `{}` documents would otherwise report a million problems.
+MAX_PROBLEMS_PER_FILE = 200
 NO_MANIFEST = "holds no manifest: the file is empty, or has only comments, '---' or null"
 PathPart = str | int
 
@@ -119,7 +121,14 @@ def _load_file(file: Path, result: LoadResult) -> None:
     if all(document is None for document in documents):
         result.problems.append(Problem("error", Location(str(file)), NO_MANIFEST))
         return
+    first_problem = len(result.problems)
     for index, document in enumerate(documents):
+        if len(result.problems) - first_problem >= MAX_PROBLEMS_PER_FILE:
+            message = (
+                f"more problems not shown: stopped at document {index + 1} of {len(documents)}"
+            )
+            result.problems.append(Problem("error", Location(str(file)), message))
+            return
         _load_document(file, index, document, result)
 
 
