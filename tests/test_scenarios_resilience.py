@@ -107,7 +107,9 @@ def test_a_plan_for_another_target_is_refused(workspace: Workspace) -> None:
     ws = workspace
     ws.write("orders.yaml", kinesis("orders", [A]))
     ws.plan("--out", "plan.json")
-    result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve", "--sandbox", "dev")
+    result = ws.run(
+        "apply", "manifests", "--plan", "plan.json", "--auto-approve", "--sandbox", "dev"
+    )
     assert result.code == 1
     assert "the plan was made for another run (target:" in result.err
     assert "sandbox prod" in result.err

@@ -1,29 +1,39 @@
-"""Loading manifests with ruamel.yaml, keeping the line and column of every node.
+"""Loading manifests, keeping the line and column of every node.
 
-The only module that imports ruamel. Every problem found while reading, parsing or
-validating becomes a `Problem`; loading never raises for a user's mistake, so one run
-reports every problem of every file at once.
+Every problem found while reading, parsing or validating becomes a `Problem`; loading never
+raises for a user's mistake, so one run reports every problem of every file at once. Files
+are read within bounds (size here, depth and alias expansion in `yamlread`), so a hostile
+file costs an error line, not the machine.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from provisioner.manifest.files import (
+    UnreadableFile,
+    read_regular_file,
+    utf8_text,
+    walk_manifest_files,
+)
 from provisioner.manifest.messages import describe, suggest_key
 from provisioner.manifest.model import LOCATION_TAGS, Manifest
 from provisioner.manifest.problems import Location, Problem, format_path
+from provisioner.manifest.yamlread import YamlMap, YamlRefused, YamlSeq, parse_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_MANIFEST_BYTES = 5 * 1024 * 1024
+# A 5 MiB file of `{}` documents would otherwise report a million problems.
+MAX_PROBLEMS_PER_FILE = 200
+NO_MANIFEST = "holds no manifest: the file is empty, or has only comments, '---' or null"
 PathPart = str | int
 
 
@@ -34,7 +44,7 @@ class LoadedManifest:
     manifest: Manifest
     file: Path
     document: int
-    node: CommentedMap = field(repr=False, compare=False)
+    node: YamlMap = field(repr=False, compare=False)
 
     def locate(self, *parts: PathPart, at_key: bool = False) -> tuple[Location, str]:
         return locate(self.file, self.node, parts, at_key=at_key)
@@ -72,12 +82,18 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
 
 
 def _discover(path: Path, problems: list[Problem]) -> list[Path]:
-    if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file())
+    """A file as given (reading it tells what is wrong with it), or a folder's manifests."""
+    try:
+        is_folder = path.is_dir()
+    except OSError as error:  # a symlink loop, say
+        problems.append(Problem("error", Location(str(path)), f"cannot read: {error.strerror}"))
+        return []
+    if is_folder:
+        found = list(walk_manifest_files(path, MANIFEST_SUFFIXES))
         if not found:
             problems.append(Problem("error", Location(str(path)), "no *.yaml or *.yml files"))
         return found
-    if path.is_file():
+    if os.path.lexists(path):
         return [path]
     problems.append(Problem("error", Location(str(path)), "no such file or directory"))
     return []
@@ -85,29 +101,41 @@ def _discover(path: Path, problems: list[Problem]) -> list[Path]:
 
 def _load_file(file: Path, result: LoadResult) -> None:
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        result.problems.append(Problem("error", Location(str(file)), f"cannot read: {error}"))
+        data = read_regular_file(file, MAX_MANIFEST_BYTES, "5 MiB for a manifest file")
+        text = utf8_text(data)
+    except UnreadableFile as error:
+        result.problems.append(Problem("error", Location(str(file)), f"the file {error}"))
         return
     try:
-        for index, document in enumerate(_documents(text)):
-            _load_document(file, index, document, result)
+        documents = parse_documents(text)
+    except YamlRefused as error:
+        location = Location(str(file), error.line + 1, error.column + 1)
+        result.problems.append(Problem("error", location, error.message))
+        return
     except MarkedYAMLError as error:
         result.problems.append(_yaml_problem(file, error))
+        return
     except YAMLError as error:
         result.problems.append(Problem("error", Location(str(file)), f"invalid YAML: {error}"))
-
-
-def _documents(text: str) -> Iterator[Any]:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    yield from yaml.load_all(text)
+        return
+    if all(document is None for document in documents):
+        result.problems.append(Problem("error", Location(str(file)), NO_MANIFEST))
+        return
+    first_problem = len(result.problems)
+    for index, document in enumerate(documents):
+        if len(result.problems) - first_problem >= MAX_PROBLEMS_PER_FILE:
+            message = (
+                f"more problems not shown: stopped at document {index + 1} of {len(documents)}"
+            )
+            result.problems.append(Problem("error", Location(str(file)), message))
+            return
+        _load_document(file, index, document, result)
 
 
 def _load_document(file: Path, index: int, document: Any, result: LoadResult) -> None:
     if document is None:
         return  # an empty document, such as a trailing `---`
-    if not isinstance(document, CommentedMap):
+    if not isinstance(document, YamlMap):
         location, _ = locate(file, document, ())
         result.problems.append(
             Problem("error", location, "a manifest must be a mapping of keys to values")
@@ -121,9 +149,7 @@ def _load_document(file: Path, index: int, document: Any, result: LoadResult) ->
     result.manifests.append(LoadedManifest(manifest, file, index, document))
 
 
-def _validation_problems(
-    file: Path, document: CommentedMap, error: ValidationError
-) -> list[Problem]:
+def _validation_problems(file: Path, document: YamlMap, error: ValidationError) -> list[Problem]:
     details = error.errors(include_input=True, include_url=False)
     typos = _typo_targets(details)
     problems = []
@@ -163,12 +189,13 @@ def locate(
     parts = list(loc)
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
-            on_key = (last and at_key) or node[part] is None  # a null has no position
-            line, column = node.lc.key(part) if on_key else node.lc.value(part)
+        if isinstance(node, YamlMap) and isinstance(part, str) and part in node:
+            # A null points at its key, as an empty value has no place of its own.
+            on_key = (last and at_key) or node[part] is None
+            line, column = node.key_positions[part] if on_key else node.value_positions[part]
             node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line, column = node.lc.item(part)
+        elif isinstance(node, YamlSeq) and isinstance(part, int) and part < len(node):
+            line, column = node.item_positions[part]
             node = node[part]
         elif _is_union_tag(parts, i):
             continue
@@ -179,8 +206,9 @@ def locate(
 
 
 def _start(node: Any) -> tuple[int, int]:
-    lc = getattr(node, "lc", None)
-    return (lc.line, lc.col) if lc is not None else (0, 0)
+    if isinstance(node, (YamlMap, YamlSeq)):
+        return node.line, node.column
+    return 0, 0
 
 
 def _is_union_tag(parts: list[PathPart], i: int) -> bool:
@@ -191,34 +219,23 @@ def _is_union_tag(parts: list[PathPart], i: int) -> bool:
 
 
 def to_plain(value: Any) -> Any:
-    """ruamel's round-trip types as plain Python, so strict validation sees real types."""
+    """Positioned mappings and sequences as plain dicts and lists, for strict validation.
+
+    Depth is bounded by the reader (at most 64 levels, aliases included), so recursion is safe.
+    """
     if isinstance(value, dict):
-        return {str(k) if isinstance(k, str) else k: to_plain(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for plain in (str, int, float):
-        if isinstance(value, plain):
-            return plain(value)
     return value
-
-
-_DUPLICATE_KEY = re.compile(r'found duplicate key "(?P<key>[^"]*)"')
 
 
 def _yaml_problem(file: Path, error: MarkedYAMLError) -> Problem:
     mark = error.problem_mark or error.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-    problem = str(error.problem or "")
-    duplicate = _DUPLICATE_KEY.search(problem)
-    if duplicate and error.context_mark is not None:
-        first = error.context_mark.line + 1
-        message = f"duplicate key '{duplicate['key']}' (the mapping starting at line {first})"
-    else:
-        message = f"invalid YAML: {problem}"
-        if error.context and error.context_mark is not None:
-            message += f" ({error.context} started at line {error.context_mark.line + 1})"
+    message = f"invalid YAML: {error.problem or ''}"
+    if error.context and error.context_mark is not None:
+        message += f" ({error.context} started at line {error.context_mark.line + 1})"
     return Problem("error", Location(str(file), line, column), message)
 
 

@@ -19,16 +19,23 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from provisioner.manifest.files import UnreadableFile, read_regular_file, utf8_text
+
 REFERENCE_PATTERN = r"^\$\{(env|file):([^}]+)\}$"
 _ANY_REFERENCE = re.compile(r"^\$\{(?P<kind>[^:}]*):(?P<target>[^}]*)\}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REDACTED = "<redacted>"
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 SecretKind = Literal["env", "file"]
 
 
 class SecretResolutionError(Exception):
-    """A reference could not be turned into a value (missing variable or file)."""
+    """A reference could not be turned into a value.
+
+    A variable that is not set; a file that is missing, not a regular file (a FIFO, a device,
+    a directory), over 64 KiB, or not UTF-8.
+    """
 
 
 class SecretRef:
@@ -75,11 +82,9 @@ class SecretRef:
         path = Path(self.target).expanduser()
         path = path if path.is_absolute() else base_dir / path
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise SecretResolutionError(
-                f"secret file {path} cannot be read ({error.strerror or error})"
-            ) from None
+            text = utf8_text(read_regular_file(path, MAX_SECRET_FILE_BYTES, "64 KiB"))
+        except UnreadableFile as error:
+            raise SecretResolutionError(f"secret file {path} {error}") from None
         return text[:-1] if text.endswith("\n") else text
 
     def reveal(self) -> str:
