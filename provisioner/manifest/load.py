@@ -100,23 +100,9 @@ def _discover(path: Path, problems: list[Problem]) -> list[Path]:
 
 
 def _load_file(file: Path, result: LoadResult) -> None:
-    try:
-        data = read_regular_file(file, MAX_MANIFEST_BYTES, "5 MiB for a manifest file")
-        text = utf8_text(data)
-    except UnreadableFile as error:
-        result.problems.append(Problem("error", Location(str(file)), f"the file {error}"))
-        return
-    try:
-        documents = parse_documents(text)
-    except YamlRefused as error:
-        location = Location(str(file), error.line + 1, error.column + 1)
-        result.problems.append(Problem("error", location, error.message))
-        return
-    except MarkedYAMLError as error:
-        result.problems.append(_yaml_problem(file, error))
-        return
-    except YAMLError as error:
-        result.problems.append(Problem("error", Location(str(file)), f"invalid YAML: {error}"))
+    documents, problems = read_documents(file)
+    if problems:
+        result.problems.extend(problems)
         return
     if all(document is None for document in documents):
         result.problems.append(Problem("error", Location(str(file)), NO_MANIFEST))
@@ -240,17 +226,18 @@ def _yaml_problem(file: Path, error: MarkedYAMLError) -> Problem:
 
 
 def read_documents(file: Path) -> tuple[list[Any], list[Problem]]:
-    """Every YAML document of a file, positions kept, or the problems that stop its reading.
-
-    For other YAML files of the tool (the project file), parsed by the same rules as
-    manifests.
-    """
+    """Every YAML document of a file, positions kept, or the problem that stops its reading:
+    bounded in size, depth and alias expansion, for manifests and the project file alike."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return [], [Problem("error", Location(str(file)), f"cannot read: {error}")]
+        data = read_regular_file(file, MAX_MANIFEST_BYTES, "5 MiB for a manifest file")
+        text = utf8_text(data)
+    except UnreadableFile as error:
+        return [], [Problem("error", Location(str(file)), f"the file {error}")]
     try:
-        return list(_documents(text)), []
+        return parse_documents(text), []
+    except YamlRefused as error:
+        location = Location(str(file), error.line + 1, error.column + 1)
+        return [], [Problem("error", location, error.message)]
     except MarkedYAMLError as error:
         return [], [_yaml_problem(file, error)]
     except YAMLError as error:

@@ -24,7 +24,6 @@ from pydantic import (
     ValidationError,
 )
 from pydantic_core import PydanticCustomError
-from ruamel.yaml.comments import CommentedMap
 
 from provisioner.errors import ProvisionerError
 from provisioner.manifest.diagnose import validation_problems
@@ -33,6 +32,7 @@ from provisioner.manifest.printable import reject_control_characters
 from provisioner.manifest.problems import Location, Problem
 from provisioner.manifest.templates import VARIABLE_NAME_PATTERN
 from provisioner.manifest.variables import substitute_vars, variable_uses
+from provisioner.manifest.yamlread import YamlMap
 from provisioner.platform.target import is_loopback
 
 PROJECT_FILE = "provisioner.yaml"
@@ -233,8 +233,8 @@ def load_project(path: Path) -> Project:
         raise ProjectError(
             [Problem("error", Location(str(path)), "a project file holds one YAML document")]
         )
-    document = present[0] if present else CommentedMap()
-    if not isinstance(document, CommentedMap):
+    document = present[0] if present else YamlMap(0, 0)
+    if not isinstance(document, YamlMap):
         location, _ = locate(path, document, ())
         raise ProjectError(
             [Problem("error", location, "a project file must be a mapping of keys to values")]
