@@ -30,7 +30,12 @@ def test_a_saved_plan_applies_exactly(workspace: Workspace) -> None:
     saved = json.loads((ws.root / "plan.json").read_text())
     assert saved["checksum"].startswith("sha256:")
     assert oct((ws.root / "plan.json").stat().st_mode & 0o777) == "0o600"
-    ws.write("orders.yaml", kinesis("orders", [A, B, C]))  # the plan, not this, is applied
+    ws.write("orders.yaml", kinesis("orders", [A, B, C]))  # not what was reviewed
+    refused = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve")
+    assert refused.code == 1
+    assert "dataflow orders: refused: " in refused.err
+    assert ws.resources("flows") == []  # nothing of it was written
+    ws.write("orders.yaml", kinesis("orders", [A, B]))  # the reviewed manifests again
     result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve")
     assert result.code == 0, result.err
     ids = [

@@ -63,7 +63,8 @@ def run_context(
         raise click.UsageError("give manifest PATHS, or list `manifests` in provisioner.yaml")
     if environment is not None and not use_emulator:
         platform_url = platform_url or environment.platformUrl
-    sandbox = sandbox or (environment.sandbox if environment else None)
+    if sandbox is None and environment is not None:
+        sandbox = environment.sandbox
     target = select_target(environ, platform_url, sandbox, use_emulator)
     scope = Scope(
         prune=prune,

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from provisioner.plan.build import delete_change
 from provisioner.plan.model import AnyChange, Plan, PlanTarget, SourceChange, summarize
 from provisioner.state.managed import ManagedState
+from provisioner.state.marker import read_marker
 
 REASON = "destroy"
 
@@ -27,7 +28,8 @@ def destroy_plan(names: Iterable[str], managed: ManagedState, target: PlanTarget
     for key, account in sorted(managed.accounts.items()):
         if account["id"] in released and account["id"] not in used:
             changes.append(delete_change("account", key, account, REASON))
-    if not remaining and doomed and managed.profile_source is not None:
+    made_by_us = "profile" in (read_marker(managed.profile_source or {}) or {})
+    if not remaining and doomed and managed.profile_source is not None and made_by_us:
         source = managed.profile_source
         change = delete_change("source", "profile", source, REASON)
         assert isinstance(change, SourceChange)

@@ -88,7 +88,17 @@ def managed_state(live: LiveState, project: str = DEFAULT_PROJECT) -> ManagedSta
     state.accounts, state.flows, state.idle_targets = mine.accounts, mine.flows, mine.idle_targets
     state.others = projects
     state.duplicates = [d for d in duplicates if d.project == project]
+    if state.profile_source is None:  # one an imported dataflow uses serves as well
+        state.profile_source = _source_in_use(state, live.sources)
     return state
+
+
+def _source_in_use(state: ManagedState, sources: dict[str, Resource]) -> Resource | None:
+    for live_flow in state.flows.values():
+        for source_id in live_flow.flow.get("sourceConnectionIds") or []:
+            if source_id in sources:
+                return sources[source_id]
+    return None
 
 
 def _accounts(
