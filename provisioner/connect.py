@@ -127,7 +127,11 @@ def connect(
     if transport is None:
         if target.url != ":memory:":
             prepare_emulator_dir(Path(target.url).parent)
-        transport = EmulatorTransport(EmulatorApp(Store(target.url)))
+        try:
+            store = Store(target.url)
+        except OSError as error:  # a symlink planted at the data file, a read-only folder
+            raise TargetError(f"the embedded emulator's data file {target.url}: {error}") from None
+        transport = EmulatorTransport(EmulatorApp(store))
     # The embedded emulator is reached like any platform: its IMS, its own client secret.
     speaking = replace(target, ims_url=EMULATOR_BASE, client_secret=DEFAULT_CLIENT_SECRET)
     return PlatformClient(speaking, transport, base_url=EMULATOR_BASE, **options)
