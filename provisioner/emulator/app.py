@@ -28,6 +28,7 @@ from provisioner.emulator.audiences import AUDIENCES_PATH, Audiences, AudienceSe
 from provisioner.emulator.catalog import FLOW_SERVICE_PATH, IMS_TOKEN_PATH
 from provisioner.emulator.errors import ApiError, GatewayError, bad_request
 from provisioner.emulator.faults import FaultRule, Faults, LostResponse
+from provisioner.emulator.inflight import InFlight
 from provisioner.emulator.query import (
     Query,
     count_matches,
@@ -149,6 +150,7 @@ class EmulatorApp:
         self.resources = Resources(self.store)
         self.audiences = Audiences(self.store)
         self.requests: Counter[str] = Counter()
+        self.in_flight = InFlight()
         self._count_lock = threading.Lock()
         # Called with (number, method, path) for every platform request, before it is
         # carried out: tests use it to stop a client at an exact point.
@@ -177,6 +179,10 @@ class EmulatorApp:
     def respond(self, request: Request) -> Response:
         if request.path.startswith(ADMIN_PATH + "/"):
             return self._admin(request)
+        with self.in_flight.tracking():
+            return self._respond_platform(request)
+
+    def _respond_platform(self, request: Request) -> Response:
         with self._count_lock:
             self.requests[request.method] += 1
             self.requests["total"] += 1
@@ -414,10 +420,12 @@ class EmulatorApp:
             self.faults.add_rule(FaultRule(**body))
             return _json_response(201, self.faults.as_json())
         if route == ("GET", "stats"):
-            return _json_response(200, {"requests": dict(self.requests)})
+            stats = {"requests": dict(self.requests), "in_flight": self.in_flight.snapshot()}
+            return _json_response(200, stats)
         if route == ("POST", "stats") and parts[1:] == ["reset"]:
             with self._count_lock:
                 self.requests.clear()
+            self.in_flight.reset()
             return _json_response(200, {"requests": {}})
         if route == ("POST", "edit") and len(parts) == 3:
             sandbox = request.param("sandbox") or "prod"

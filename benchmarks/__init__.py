@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure; run each with `python benchmarks/NAME.py`."""
