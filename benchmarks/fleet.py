@@ -53,7 +53,12 @@ from provisioner.platform.ids import (  # noqa: E402
     FLOW_SERVICE_PATH,
     KINESIS_SPEC_ID,
 )
-from tests.emulator_support import get_token, platform_target, start_serve_process  # noqa: E402
+from tests.emulator_support import (  # noqa: E402
+    ADMIN_AUTH,
+    get_token,
+    platform_target,
+    start_serve_process,
+)
 from tests.fleet import FLEET_ENV, seed_fleet  # noqa: E402
 
 HELP_RUNS = 7
@@ -328,7 +333,7 @@ class Bench:
         self.url = url
         self.options = options
         self.manifests = work / "manifests"
-        self.admin = httpx.Client(base_url=url, timeout=60)
+        self.admin = httpx.Client(base_url=url, timeout=60, auth=ADMIN_AUTH)
         self.token = get_token(self.admin).json()["access_token"]
         target = platform_target(url)
         self.env = {
