@@ -307,9 +307,12 @@ def _change_text(name: str, before: Any, after: Any, sensitive: bool = False) ->
 def _shown(value: Any, sensitive: bool = False) -> str:
     """A value as JSON, quoted and escaped. A sensitive field shows only a placeholder the
     plan writes, such as `(sensitive)`, bare; any other value of it is never shown."""
-    if sensitive:
-        return value if value in _PLACEHOLDERS else SENSITIVE
-    return _json(value)
+    return shown_sensitive(value) if sensitive else _json(value)
+
+
+def shown_sensitive(value: Any) -> str:
+    """What shows of a sensitive field's value: the plan's own placeholder, or SENSITIVE."""
+    return value if isinstance(value, str) and value in _PLACEHOLDERS else SENSITIVE
 
 
 def _json(value: Any) -> str:
