@@ -57,7 +57,7 @@ MANIFEST_CORPUS = {
 
 _HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 WORD_JOINER = "\u2060"
-MARKER = "<!-- provisioner-plan -->"
+MARKER = "<!-- provisioner-plan "  # then the target as JSON, then " -->"
 
 
 def hidden_characters(output: str) -> list[str]:

@@ -19,6 +19,18 @@ PROD = {"org": "ORG@AdobeOrg", "sandbox": "prod", "environment": "prod"}
 DEV = {"org": "ORG@AdobeOrg", "sandbox": "dev", "environment": "dev"}
 
 
+# What earlier versions wrote: the marker last, without a target.
+LEGACY_NO_CHANGES = (
+    "### provisioner plan · `Target: https://platform.adobe.io (org ORG@AdobeOrg, sandbox prod)`"
+    "\n\n**No changes. The platform matches the manifests (4 unchanged).**\n\n"
+    "<sub>provisioner 0.1.0 · plan format 1</sub>\n<!-- provisioner-plan -->\n"
+)
+LEGACY_CHANGES = LEGACY_NO_CHANGES.replace(
+    "No changes. The platform matches the manifests (4 unchanged).",
+    "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete; 3 unchanged.",
+)
+
+
 def plan_md(target: dict[str, str], summary: str, changes: int) -> str:
     marker = json.dumps({**target, "changes": changes})
     return f"<!-- provisioner-plan {marker} -->\n### provisioner plan\n\n**{summary}**\n"
@@ -134,6 +146,10 @@ def test_no_changes_and_no_earlier_comment_posts_nothing(
     run = job.comment(plan_md(PROD, "No changes. The platform matches the manifests", 0))
     assert run.code == 0, run.err
     # The bare marker of earlier versions: "no changes" is read from the summary line.
+    run = job.comment(LEGACY_NO_CHANGES)
+    assert run.code == 0, run.err
+    assert fake.writes() == []
+    # Today's plan without changes says so in its marker.
     run = job.comment((GOLDEN / "nothing.md").read_text(encoding="utf-8"))
     assert run.code == 0, run.err
     assert fake.writes() == []
@@ -208,7 +224,7 @@ def test_a_bare_marker_comment_of_an_earlier_version_is_taken_over(
     job: Job, github: tuple[FakeGitHub, str]
 ) -> None:
     fake, url = github
-    legacy = fake.add(12, (GOLDEN / "update.md").read_text(encoding="utf-8"))
+    legacy = fake.add(12, LEGACY_CHANGES)
     job.github(url, PULL_12)
     text = plan_md(PROD, "Plan: 1 to create", 1)
     assert job.comment(text).code == 0

@@ -19,15 +19,26 @@ import pytest
 from provisioner.cli import plan_schema_text
 from provisioner.plan.model import (
     AnyChange,
-    AttributeChanges,
+    AudienceSpec,
     FlowChange,
+    FlowSpec,
+    PatchOp,
     Plan,
     PlanTarget,
+    PlanWarning,
+    ProfileSelector,
+    ProfileValue,
     Summary,
 )
-from provisioner.platform.ids import SEGMENT_SELECTORS
+from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
 from provisioner.render import render_markdown, render_text
-from provisioner.render.markdown import MARKER
+from provisioner.render.markdown import (
+    GITHUB_COMMENT_LIMIT,
+    GITLAB_NOTE_LIMIT,
+    MAX_CHARS,
+    comment_limit,
+)
+from provisioner.review.marker import find_marker
 from tests.workspace import AUDIENCES, Workspace, event_hubs, kinesis
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -126,6 +137,10 @@ SCENARIOS = {
 }
 
 
+def attribute(path: str) -> ProfileSelector:
+    return ProfileSelector(value=ProfileValue(path=path, operator="EXISTS"))
+
+
 def check_golden(name: str, actual: str) -> None:
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):
@@ -173,24 +188,118 @@ def test_plan_schema_file_is_current() -> None:
 
 
 def big_plan(count: int) -> Plan:
+    spec = FlowSpec(
+        description="",
+        enabled=True,
+        type="amazon-kinesis",
+        account="a",
+        target_params={},
+        audiences=[AudienceSpec(id=A, name="Buyers")],
+        attributes=["person.lastName"],
+    )
     changes: list[AnyChange] = [
-        FlowChange(action="create", name=f"flow-{i:04d}") for i in range(count)
+        FlowChange(action="create", name=f"flow-{i:04d}", spec=spec) for i in range(count)
     ]
     target = PlanTarget(kind="platform", url="https://platform.adobe.io", org="O", sandbox="prod")
     return Plan(target=target, summary=Summary(create=count), changes=changes)
 
 
-def test_markdown_keeps_the_summary_under_the_size_cap() -> None:
-    plan = big_plan(3000)
+def with_warnings(plan: Plan) -> Plan:
+    plan.warnings = [
+        PlanWarning(kind="drift", names=["flow-0001"], message="changed outside provisioner"),
+        PlanWarning(kind="destructive", names=["flow-0002"], message="1 change(s) delete"),
+        PlanWarning(kind="threshold", names=[], message="over 30% of the dataflows"),
+    ]
+    return plan
+
+
+def test_a_big_comment_keeps_target_counts_and_banners_and_says_what_it_left_out() -> None:
+    plan = with_warnings(big_plan(3000))
+    plan.target.environment = "staging"
     text = render_markdown(plan, max_chars=20_000)
     assert len(text) <= 20_000
-    assert text.startswith("### provisioner plan · `Target: https://platform.adobe.io")
-    assert "**Plan: 3000 to create" in text and text.rstrip().endswith(MARKER)
+    lines = text.splitlines()
+    assert lines[0].startswith("<!-- provisioner-plan {")
+    assert lines[1] == "### provisioner plan · org `O` · sandbox `prod` · environment `staging`"
+    assert (
+        lines[3] == "**Plan: 3000 to create, 0 to update, 0 to replace, 0 to delete; 0 unchanged.**"
+    )
+    banners = [line for line in lines if line.startswith("> **")]
+    assert [b.split("**")[1] for b in banners] == ["Destructive", "Threshold", "Drift"]
     rows = text.count("| `+` create | dataflow |")
     assert 100 < rows < 3000
-    assert f"{3000 - rows} more table row(s) not shown" in text
-    assert len(render_markdown(plan)) <= 60_000
+    assert f"{3000 - rows} of 3000 table rows and 3000 of 3000 change details left out" in text
+    assert "<details>" not in text  # details go before any row does
+
+
+def test_details_are_left_out_before_table_rows() -> None:
+    plan = big_plan(60)
+    for change in plan.changes:
+        assert isinstance(change, FlowChange)
+        change.spec = None
+        change.action = "update"
+        change.patch = [
+            PatchOp(op="add", path=f"{PROFILE_SELECTORS}/-", value=attribute(f"a.b{i}"))
+            for i in range(20)
+        ]
+    whole = render_markdown(plan, max_chars=1_000_000)
+    assert whole.count("<details>") == 60 and "Trimmed" not in whole
+    text = render_markdown(plan, max_chars=len(whole) // 2)
+    assert len(text) <= len(whole) // 2
+    assert text.count("| `~` update | dataflow |") == 60
+    kept = text.count("<details>")
+    assert 0 < kept < 60
+    assert f"> Trimmed to fit a comment ({len(whole) // 2:,} characters at most): " in text
+    assert f"{60 - kept} of 60 change details left out" in text and "table rows" not in text
+
+
+def test_the_default_limit_fits_github_and_gitlab_with_a_margin() -> None:
+    assert comment_limit(GITHUB_COMMENT_LIMIT, GITLAB_NOTE_LIMIT) == comment_limit(65_536)
+    assert comment_limit(GITLAB_NOTE_LIMIT) > 900_000
+    assert MAX_CHARS < GITHUB_COMMENT_LIMIT
+    text = render_markdown(big_plan(3000))
+    assert len(text) <= MAX_CHARS and "table rows" in text
     assert render_markdown(big_plan(3)).count("| `+` create | dataflow |") == 3
+
+
+@pytest.mark.parametrize("environment", [None, "staging"])
+def test_the_marker_is_the_first_line_and_names_the_target(environment: str | None) -> None:
+    plan = big_plan(3)
+    plan.target.environment = environment
+    plan.changes[0].action = "delete"
+    plan.summary = Summary(create=2, delete=1)
+    text = render_markdown(plan)
+    first, rest = text.split("\n", 1)
+    assert first.startswith("<!-- provisioner-plan {") and first.endswith("} -->")
+    assert json.loads(first.removeprefix("<!-- provisioner-plan ").removesuffix(" -->")) == {
+        "org": "O",
+        "sandbox": "prod",
+        "environment": environment or "",
+        "changes": 3,
+    }
+    assert "<!--" not in rest and "-->" not in rest
+    found = find_marker(text)
+    assert found is not None and found.changes == 3
+    expected = find_marker(
+        json.dumps({"sandbox": "prod", "org": "O", "environment": environment or ""}).join(
+            ("<!-- provisioner-plan ", " -->")
+        )
+    )
+    assert expected is not None and found.same_target(expected)
+
+
+def test_no_value_can_close_or_imitate_the_marker() -> None:
+    plan = big_plan(1)
+    plan.target.org = 'x"} --> <!-- provisioner-plan {"org": "y'
+    plan.target.sandbox = "--!> \u2028 é"
+    plan.changes[0].name = "<!-- provisioner-plan -->"
+    text = render_markdown(plan)
+    first, rest = text.split("\n", 1)
+    assert first.count("-->") == 1 and first.count("<!--") == 1 and "<!--" not in rest
+    found = find_marker(text)
+    assert found is not None
+    assert dict(found.target)["org"] == json.dumps(plan.target.org)
+    assert dict(found.target)["sandbox"] == json.dumps(plan.target.sandbox)
 
 
 def test_colour_only_when_asked() -> None:
@@ -209,8 +318,8 @@ def test_markdown_escapes_names_in_html_and_tables() -> None:
     plan = big_plan(1)
     change = plan.changes[0]
     assert isinstance(change, FlowChange)
-    change.name = "a<b>|c"
-    change.attributes = AttributeChanges(add=["x.y"])
+    change.name, change.action = "a<b>|c", "update"
+    change.patch = [PatchOp(op="add", path=f"{PROFILE_SELECTORS}/-", value=attribute("x.y"))]
     text = render_markdown(plan)
-    assert "<code>+ dataflow a&lt;b&gt;|c</code>" in text
+    assert "<code>~ dataflow a&lt;b&gt;|c</code>" in text
     assert "| `a<b>\\|c` |" in text

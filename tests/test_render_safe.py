@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.plan.model import SENSITIVE, FieldChange, FlowChange
+from provisioner.plan.model import SENSITIVE, AccountChange, FieldChange
 from provisioner.render.lines import detail_lines
 from provisioner.render.safe import (
     CELL_LIMIT,
@@ -162,7 +162,7 @@ def test_truncate_marks_the_cut() -> None:
 def test_a_value_shaped_like_a_placeholder_is_still_quoted() -> None:
     """Only a sensitive field's placeholder is shown bare; a description that starts with
     '(' (from the platform) is quoted and escaped like any other value."""
-    change = FlowChange(
+    change = AccountChange(
         action="update",
         name="orders",
         fields=[

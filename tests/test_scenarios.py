@@ -120,7 +120,7 @@ def test_keyed_update_sends_exactly_the_needed_ops(workspace: Workspace) -> None
         f"+ audience {E}",
         f"- audience {B}",
         f"- audience {D}",
-        f"~ audience {A} Renamed",
+        f'~ audience {A} "One" -> "Renamed"',
         "+ attribute g.h",
         "- attribute c.d",
         '~ description: "" -> "now described"',

@@ -31,7 +31,7 @@ from provisioner.files import write_private
 from provisioner.plan.destroy import destroy_plan
 from provisioner.plan.model import Plan, Summary
 from provisioner.plan.saved import PLAN_KEY_VARIABLE, check_same_run, load_plan, refusals
-from provisioner.render import render_markdown, render_text
+from provisioner.render import render_json, render_markdown, render_text
 from provisioner.render.safe import for_terminal
 
 FORMATS = ["text", "json", "markdown", "gitlab-report"]
@@ -253,7 +253,7 @@ def import_(
 
 def _render(the_plan: Plan, output_format: str) -> str:
     if output_format == "json":
-        return json.dumps(the_plan.as_json(), indent=2) + "\n"
+        return render_json(the_plan)
     if output_format == "markdown":
         return render_markdown(the_plan)
     if output_format == "gitlab-report":

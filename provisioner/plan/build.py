@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.plan.accounts import plan_account, seen, type_of
-from provisioner.plan.diff import FlowDiff, diff_flow, digest_of, live_audiences
+from provisioner.plan.diff import (
+    FlowDiff,
+    diff_flow,
+    digest_of,
+    live_attributes,
+    live_audiences,
+)
 from provisioner.plan.identity import ConflictError, claim
 from provisioner.plan.leftovers import delete_change, plan_duplicates, plan_leftovers
 from provisioner.plan.model import (
@@ -15,7 +21,10 @@ from provisioner.plan.model import (
     AttributeChanges,
     AudienceChanges,
     FieldChange,
+    FieldValue,
     FlowChange,
+    LiveAttribute,
+    LiveAudience,
     PatchOp,
     Plan,
     PlanTarget,
@@ -26,6 +35,7 @@ from provisioner.plan.model import (
 )
 from provisioner.plan.specs import flow_spec
 from provisioner.plan.warnings import Safety, plan_warnings
+from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
 from provisioner.state.desired import DesiredAccount, DesiredFlow, DesiredState
 from provisioner.state.managed import LiveFlow, ManagedState
 
@@ -242,19 +252,24 @@ def _plan_flow_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> Non
 
 
 def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> FlowChange:
-    fields = [FieldChange(path=k, before=b, after=a) for k, (b, a) in diff.fields.items()]
+    fields = [
+        FieldChange(path=k, before=_field_value(b), after=_field_value(a))
+        for k, (b, a) in diff.fields.items()
+    ]
+    fields += _audience_fields(live, diff)
     if diff.enabled:
         fields.append(FieldChange(path="enabled", before=diff.enabled[0], after=diff.enabled[1]))
     live_count = len(live_audiences(live.flow))
     removed = len(diff.audiences.removed)
     heavy = live_count > 0 and removed * 2 > live_count
+    patch = [PatchOp.model_validate(op) for op in diff.patch]
     return FlowChange(
         action="update",
         name=flow.name,
         **seen(live.flow),
         source=flow.source,
         fields=fields,
-        patch=[PatchOp.model_validate(op) for op in diff.patch],
+        patch=patch,
         spec=flow_spec(flow),
         enable=diff.enabled[1] if diff.enabled else None,
         audiences=AudienceChanges(
@@ -264,10 +279,70 @@ def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> FlowChang
         ),
         attributes=AttributeChanges(add=diff.attributes.added, remove=diff.attributes.removed),
         audience_names=_audience_names(flow, live.flow),
+        live_audiences=_live_audiences_patched(live.flow, patch),
+        live_attributes=_live_attributes_patched(live.flow, patch),
         drift=_drifted(live),
         destructive=heavy,
         reason=f"removes {removed} of its {live_count} audiences" if heavy else "",
     )
+
+
+def _audience_fields(live: LiveFlow, diff: FlowDiff) -> list[FieldChange]:
+    """`audiences.<id>.name` and `.description`, before and after, in the live array's order."""
+    order = {audience_id: index for index, audience_id, _ in reversed(live_audiences(live.flow))}
+    return [
+        FieldChange(
+            path=f"audiences.{audience_id}.{name}",
+            before=_field_value(before),
+            after=_field_value(after),
+        )
+        for audience_id in sorted(diff.audiences.changed, key=lambda k: order.get(k, 0))
+        for name, (before, after) in diff.audiences.changed[audience_id].items()
+    ]
+
+
+def _patched_indices(patch: list[PatchOp], array: str, ops: tuple[str, ...]) -> set[int]:
+    prefix = array + "/"
+    return {
+        int(op.path[len(prefix) :])
+        for op in patch
+        if op.op in ops and op.path.startswith(prefix) and op.path[len(prefix) :].isdigit()
+    }
+
+
+def _live_audiences_patched(flow: Resource, patch: list[PatchOp]) -> list[LiveAudience]:
+    """The live selectors a reader must see to know what the patch removes or replaces."""
+    wanted = _patched_indices(patch, SEGMENT_SELECTORS, ("remove", "replace"))
+    return [
+        LiveAudience(
+            index=index,
+            id=audience_id,
+            name=_text(value.get("name")),
+            description=_text(value.get("description")),
+        )
+        for index, audience_id, value in live_audiences(flow)
+        if index in wanted
+    ]
+
+
+def _live_attributes_patched(flow: Resource, patch: list[PatchOp]) -> list[LiveAttribute]:
+    wanted = _patched_indices(patch, PROFILE_SELECTORS, ("remove", "replace"))
+    return [
+        LiveAttribute(index=index, path=path)
+        for index, path in live_attributes(flow)
+        if index in wanted
+    ]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _field_value(value: Any) -> FieldValue:
+    """A value as a field change holds it: what the platform sent, if it is a scalar."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    return str(value)
 
 
 def _drifted(live: LiveFlow) -> bool:
@@ -275,9 +350,19 @@ def _drifted(live: LiveFlow) -> bool:
 
 
 def _param_fields(target: Resource, wanted: dict[str, str]) -> list[FieldChange]:
+    """The params that change; when any does, also those `replace /params` drops (it keeps
+    only `wanted`)."""
     params = target.get("params") or {}
-    return [
-        FieldChange(path=f"params.{k}", before=params.get(k), after=v)
+    changed = [
+        FieldChange(path=f"params.{k}", before=_field_value(params.get(k)), after=v)
         for k, v in wanted.items()
         if params.get(k) != v
     ]
+    if not changed:
+        return []
+    dropped = [
+        FieldChange(path=f"params.{k}", before=_field_value(v), after=None)
+        for k, v in params.items()
+        if k not in wanted
+    ]
+    return changed + dropped

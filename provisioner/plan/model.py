@@ -156,6 +156,23 @@ class AttributeChanges(Model):
     remove: list[str] = Field(default_factory=list)
 
 
+class LiveAudience(Model):
+    """An audience selector of the live dataflow, as read, at an index the patch removes or
+    replaces: what a reader needs to see what goes (the patch's own value is a placeholder)."""
+
+    index: int
+    id: str
+    name: str | None = None
+    description: str | None = None
+
+
+class LiveAttribute(Model):
+    """A profile selector of the live dataflow, as read, at an index the patch removes."""
+
+    index: int
+    path: str
+
+
 class FieldChange(Model):
     path: str
     before: FieldValue = None
@@ -206,6 +223,14 @@ class FlowChange(ChangeBase):
         default_factory=list, description="The exact JSON Patch apply sends (If-Match: etag)."
     )
     enable: bool | None = Field(default=None, description="Enable (true) or disable the flow.")
+    live_audiences: list[LiveAudience] = Field(
+        default_factory=list,
+        description="The live audience selectors at the indices the patch removes or replaces.",
+    )
+    live_attributes: list[LiveAttribute] = Field(
+        default_factory=list,
+        description="The live profile selectors at the indices the patch removes.",
+    )
 
 
 Change = Annotated[

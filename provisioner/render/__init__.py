@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from provisioner.render.json_plan import render_json
 from provisioner.render.markdown import render_markdown
 from provisioner.render.text import render_text
 
-__all__ = ["render_markdown", "render_text"]
+__all__ = ["render_json", "render_markdown", "render_text"]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from provisioner.plan.model import AnyChange, FlowChange, Plan, PlanWarning, TargetChange
+from provisioner.plan.model import AnyChange, Plan, PlanWarning, Summary, summarize
 from provisioner.platform.target import describe_where
+from provisioner.render.steps import change_steps
 
 SYMBOLS = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 TYPE_WORDS = {
@@ -39,64 +37,29 @@ def labels(change: AnyChange) -> list[str]:
 
 
 def detail_lines(change: AnyChange) -> list[tuple[str, str]]:
-    """(symbol, text) for each field, audience and attribute line of a change."""
-    lines = [
-        (
-            "~" if change.action != "create" else "+",
-            _field_text(f.path, f.before, f.after, f.sensitive),
-        )
-        for f in change.fields
-    ]
-    if isinstance(change, FlowChange) and change.enable is not None:
-        lines = [line for line in lines if not line[1].startswith("enabled")]
-        lines.append(("~", f"enabled: {_shown(not change.enable)} -> {_shown(change.enable)}"))
-    if isinstance(change, TargetChange) and change.spec and change.action in ("create", "replace"):
-        lines += [("+", f"{k}: {_shown(v)}") for k, v in change.spec.params.items()]
-    if isinstance(change, FlowChange):
-        lines += _audience_lines(change) + _attribute_lines(change)
-    return lines
+    """(symbol, text) for each field, param, audience and attribute line of a change, read
+    from what apply sends (see `render.steps`)."""
+    return [(step.symbol, step.text) for step in change_steps(change)]
 
 
-def _field_text(name: str, before: Any, after: Any, sensitive: bool = False) -> str:
-    if before is None:
-        return f"{name}: {_shown(after, sensitive)}"
-    return f"{name}: {_shown(before, sensitive)} -> {_shown(after, sensitive)}"
+def selector_counts(change: AnyChange) -> tuple[str, str]:
+    """`+1 -3 ~1` for the audiences and for the attributes that a change's lines show."""
+    steps = change_steps(change)
+
+    def counted(kind: str) -> str:
+        found = [(sym, sum(1 for s in steps if (s.kind, s.symbol) == (kind, sym))) for sym in "+-~"]
+        return " ".join(f"{symbol}{count}" for symbol, count in found if count)
+
+    return counted("audience"), counted("attribute")
 
 
-def _shown(value: Any, placeholder: bool = False) -> str:
-    """A value as JSON, quoted and escaped; a sensitive field's placeholder such as
-    `(sensitive)` as it is. Only the flag decides: a description that merely starts with
-    '(' comes from a manifest or the platform and is quoted like any other."""
-    if placeholder and isinstance(value, str):
-        return value
-    return json.dumps(value)
-
-
-def _audience_lines(change: FlowChange) -> list[tuple[str, str]]:
-    if change.audiences is None:
-        return []
-
-    def named(audience_id: str) -> str:
-        name = change.audience_names.get(audience_id)
-        return f"audience {audience_id} {name}" if name else f"audience {audience_id}"
-
-    return (
-        [("+", named(i)) for i in change.audiences.add]
-        + [("-", named(i)) for i in change.audiences.remove]
-        + [("~", named(i)) for i in change.audiences.update]
-    )
-
-
-def _attribute_lines(change: FlowChange) -> list[tuple[str, str]]:
-    if change.attributes is None:
-        return []
-    return [("+", f"attribute {p}") for p in change.attributes.add] + [
-        ("-", f"attribute {p}") for p in change.attributes.remove
-    ]
+def counts(plan: Plan) -> Summary:
+    """The plan's changes counted by action, from the changes themselves."""
+    return summarize(list(plan.changes), plan.summary.unchanged)
 
 
 def summary_line(plan: Plan) -> str:
-    s = plan.summary
+    s = counts(plan)
     if not plan.changes:
         return f"No changes. The platform matches the manifests ({s.unchanged} unchanged)."
     return (
@@ -111,8 +74,17 @@ def target_line(plan: Plan) -> str:
 
 
 def warnings(plan: Plan) -> list[str]:
-    """`Title: message: names`, one per warning of the plan."""
-    return [f"{_WARNING_TITLES[w.kind]}: {w.message}: {_names(plan, w)}" for w in plan.warnings]
+    """`Title: message: names`, one per warning of the plan, most serious first."""
+    return [warning_text(plan, w) for w in ordered_warnings(plan)]
+
+
+def ordered_warnings(plan: Plan) -> list[PlanWarning]:
+    """The plan's warnings, what deletes and what a threshold refuses first."""
+    return sorted(plan.warnings, key=lambda w: w.kind not in _FIRST_WARNINGS)
+
+
+def warning_text(plan: Plan, warning: PlanWarning) -> str:
+    return f"{WARNING_TITLES[warning.kind]}: {warning.message}: {_names(plan, warning)}"
 
 
 def _names(plan: Plan, warning: PlanWarning) -> str:
@@ -121,7 +93,7 @@ def _names(plan: Plan, warning: PlanWarning) -> str:
     return ", ".join(warning.names)
 
 
-_WARNING_TITLES = {
+WARNING_TITLES = {
     "destructive": "Destructive",
     "credentials": "Credentials",
     "drift": "Drift",
@@ -129,3 +101,4 @@ _WARNING_TITLES = {
     "duplicate-export": "Duplicate export",
     "threshold": "Threshold",
 }
+_FIRST_WARNINGS = frozenset({"destructive", "threshold"})
