@@ -265,10 +265,10 @@ class PlatformClient:
                 ) from None
             except _NoSlot as no_slot:
                 raise AnswerLimitError(
-                    f"{call.where}: not sent within {self.deadline:g} s: the platform asked "
-                    f"every request to wait ({no_slot.seconds:g} s, Retry-After) or is "
-                    "answering slowly; try again later, lower --concurrency, or allow more "
-                    f"time with {DEADLINE_VARIABLE}"
+                    f"{call.where}: not sent: waiting {no_slot.seconds:g} s (the platform's "
+                    "Retry-After, or for the requests in flight) would pass this request's "
+                    f"deadline of {self.deadline:g} s; try again later, lower --concurrency, "
+                    f"or allow more time with {DEADLINE_VARIABLE}"
                 ) from None
             except _TooLarge:
                 raise AnswerLimitError(
@@ -542,7 +542,7 @@ class PlatformClient:
 
     def flow_action(self, flow_id: str, action: str, operation: str) -> str | None:
         """Enable or disable a dataflow, in the documented form this platform takes (see
-        `flow_action`); the new etag, or None when the answer carries none."""
+        provisioner.platform.flow_action); the new etag, or None when the answer carries none."""
         path = f"/flows/{flow_id}/action"
         refused: list[tuple[str, ApiCallError]] = []
         for form in self.action_forms.order():
