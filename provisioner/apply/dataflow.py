@@ -34,6 +34,7 @@ from provisioner.plan.model import FlowChange, Plan, TargetChange, patch_json
 from provisioner.plan.specs import flow_from_spec
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import AmbiguousWriteError, ApiCallError
+from provisioner.platform.flow_action import is_enabled
 from provisioner.state.desired import DesiredFlow
 from provisioner.state.managed import ManagedState
 from provisioner.state.marker import read_marker
@@ -176,7 +177,7 @@ class DataflowConverger:
         """After this apply's own state change (which moves the etag), the patch against a
         fresh read; it must be the one the plan showed, or the dataflow changed meanwhile."""
         live = self._read_flow(flow_id)
-        if live.get("state", "enabled") == "enabled":
+        if is_enabled(live):
             raise ProvisionerError(
                 f"dataflow {desired.name} could not be disabled, so its audiences were not "
                 "changed (it must not export them); run apply again"

@@ -1,7 +1,13 @@
-"""The `provisioner` command group and its global options."""
+"""The `provisioner` command group and its global options.
+
+The commands live in modules that import what they need to run (pydantic models, httpx, the
+emulator); the group imports a command's module only when that command is run or asked for
+its own help, so `provisioner --help` and a typo answer at once.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -14,7 +20,98 @@ from provisioner.platform.redact import REDACTOR, RedactingFilter
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+class LazyCommand:
+    """Where a command lives, and the first paragraph of its help (its docstring's), which
+    the group's own `--help` lists without importing the module."""
+
+    def __init__(self, module: str, attribute: str, summary: str) -> None:
+        self.module = module
+        self.attribute = attribute
+        self.summary = summary
+
+    def load(self) -> click.Command:
+        command = getattr(importlib.import_module(self.module), self.attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.module}.{self.attribute} is not a click command")
+        return command
+
+    def stand_in(self, name: str) -> click.Command:
+        """A command that only answers the listing: its name and its short help."""
+        return click.Command(name, help=self.summary)
+
+
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "validate": LazyCommand(
+        "provisioner.cli.offline",
+        "validate",
+        "Check manifests offline: YAML, schema, and checks across manifests.",
+    ),
+    "schema": LazyCommand(
+        "provisioner.cli.offline",
+        "schema",
+        "Print the manifest's JSON Schema (the same as schemas/manifest.schema.json).",
+    ),
+    "plan": LazyCommand(
+        "provisioner.cli.platform",
+        "plan",
+        "Show what `apply` would change on the platform; changes nothing.",
+    ),
+    "apply": LazyCommand(
+        "provisioner.cli.platform",
+        "apply",
+        "Make the platform match the manifests in PATHS (default: the project's manifests).",
+    ),
+    "destroy": LazyCommand(
+        "provisioner.cli.platform",
+        "destroy",
+        "Delete the dataflows the manifests in PATHS name, then the target connections and "
+        "accounts no remaining dataflow uses. Needs no secrets.",
+    ),
+    "import": LazyCommand(
+        "provisioner.cli.platform",
+        "import_",
+        "Write a manifest for a live dataflow and bring it under management.",
+    ),
+    "comment": LazyCommand(
+        "provisioner.cli.comment",
+        "comment",
+        "Post PLAN.md (from `plan --format markdown`) on the pull or merge request.",
+    ),
+    "emulator": LazyCommand(
+        "provisioner.emulator.cli",
+        "emulator",
+        "The local Flow Service emulator (no AEP account needed).",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands (`LAZY_COMMANDS`) are imported on first use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            lazy = LAZY_COMMANDS[cmd_name]
+            if self._listing:
+                return lazy.stand_in(cmd_name)
+            self.add_command(lazy.load(), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="provisioner")
 @click.option("--debug", is_flag=True, help="Print debug logs and full tracebacks on stderr.")
 @click.pass_context

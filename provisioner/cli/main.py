@@ -15,12 +15,7 @@ from collections.abc import Sequence
 
 import click
 
-# Importing the command modules registers their commands on the group.
-import provisioner.cli.comment
-import provisioner.cli.offline
-import provisioner.cli.platform  # noqa: F401
 from provisioner.cli.group import cli
-from provisioner.emulator.cli import emulator
 from provisioner.errors import (
     EXIT_INTERNAL,
     EXIT_OK,
@@ -29,9 +24,6 @@ from provisioner.errors import (
 )
 from provisioner.files import crash_log_dir, write_private
 from provisioner.platform.redact import REDACTOR
-from provisioner.render.safe import for_message, for_terminal
-
-cli.add_command(emulator)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -52,11 +44,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         code = 130
     except ProvisionerError as error:
-        click.echo(f"error: {for_message(REDACTOR(str(error)))}", err=True)
+        click.echo(f"error: {_for_message(REDACTOR(str(error)))}", err=True)
         code = error.exit_code
     except Exception as error:  # a bug: one line for the user, the details in a log
         code = _report_internal_error(error, debug)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _for_message(text: str) -> str:
+    # Imported here: the render package brings the plan's models, which only a run needs.
+    from provisioner.render.safe import for_message
+
+    return for_message(text)
 
 
 def _show_click_error(error: click.ClickException) -> None:
@@ -65,6 +64,8 @@ def _show_click_error(error: click.ClickException) -> None:
     shown = io.StringIO()
     error.show(file=shown)
     lines = shown.getvalue().rstrip("\n").split("\n")
+    from provisioner.render.safe import for_terminal
+
     click.echo("\n".join(for_terminal(line) for line in lines), err=True)
 
 
@@ -77,7 +78,7 @@ def _report_internal_error(error: Exception, debug: bool) -> int:
     else:
         where = str(_write_crash_log(details))
     summary = REDACTOR(f"{type(error).__name__}: {error}")
-    click.echo(f"internal error: {for_message(summary)} (a bug; details {where})", err=True)
+    click.echo(f"internal error: {_for_message(summary)} (a bug; details {where})", err=True)
     return EXIT_INTERNAL
 
 

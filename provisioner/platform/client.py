@@ -9,6 +9,10 @@ every answer is checked against the shape the tool relies on before it is used.
 
 A write whose reply is lost is never repeated blindly: a PATCH carries `If-Match`, so a
 repeat cannot apply twice; a create looks for what it may have made and adopts it.
+
+Every Flow Service attempt of a run first takes a slot of one shared `RequestLimiter`: the
+number in flight adapts to the platform's answers (halved on 429 and server errors, grown
+back after successes, up to `concurrency`), and a `Retry-After` pauses every thread.
 """
 
 from __future__ import annotations
@@ -41,7 +45,14 @@ from provisioner.platform.failures import (
     hint_for,
     one_line,
 )
+from provisioner.platform.flow_action import (
+    ActionForms,
+    action_params,
+    refuses_the_form,
+    shown,
+)
 from provisioner.platform.ids import FLOW_SERVICE_PATH
+from provisioner.platform.limiter import Paused, RequestLimiter, Slot
 from provisioner.platform.redact import REDACTOR, Redactor
 from provisioner.platform.target import Target
 
@@ -61,6 +72,8 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _MALFORMED_REQUEST = (httpx.LocalProtocolError, httpx.InvalidURL, UnicodeEncodeError)
 _DEADLINE = "provisioner.deadline"  # request extension: the monotonic time it must end by
 _SENT_AT = "provisioner.sent_at"
+_SLOT = "provisioner.slot"  # request extension: the limiter's slot it was sent in
+_CALL = "provisioner.call"  # request extension: the logical request it is an attempt of
 
 Resource = dict[str, Any]
 
@@ -124,6 +137,13 @@ class _TooLarge(Exception):
     """The answer is larger than the cap."""
 
 
+class _NoSlot(Exception):
+    """The shared limiter gave no slot before the request's deadline."""
+
+    def __init__(self, paused: Paused) -> None:
+        self.seconds = paused.seconds
+
+
 def request_deadline(environ: Mapping[str, str], default: float) -> float:
     """Seconds one request may take in all, from PROVISIONER_REQUEST_DEADLINE."""
     value = environ.get(DEADLINE_VARIABLE, "").strip()
@@ -151,6 +171,7 @@ class PlatformClient:
         base_url: str | None = None,
         deadline: float | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         target.check_headers()
         self.target = target
@@ -158,6 +179,9 @@ class PlatformClient:
         self.deadline = deadline or request_deadline(os.environ, self.policy.max_elapsed)
         self.max_answer_bytes = max_answer_bytes
         self.concurrency = max(1, concurrency)
+        # One per client, so one per run: every thread's requests share its limit and pause.
+        self.limiter = limiter or RequestLimiter(self.concurrency, sleep=sleep)
+        self.action_forms = ActionForms()
         self.redact = redactor or REDACTOR
         self.redact.add(*target.secrets)
         self._sleep = sleep
@@ -239,6 +263,13 @@ class PlatformClient:
                     "platform is slow, stalled or trickling its answer); try again later, "
                     f"or allow more time with {DEADLINE_VARIABLE}"
                 ) from None
+            except _NoSlot as no_slot:
+                raise AnswerLimitError(
+                    f"{call.where}: not sent: waiting {no_slot.seconds:g} s (the platform's "
+                    "Retry-After, or for the requests in flight) would pass this request's "
+                    f"deadline of {self.deadline:g} s; try again later, lower --concurrency, "
+                    f"or allow more time with {DEADLINE_VARIABLE}"
+                ) from None
             except _TooLarge:
                 raise AnswerLimitError(
                     f"{call.where}: the answer is larger than "
@@ -264,6 +295,20 @@ class PlatformClient:
             raise self._error(call, response)
 
     def _attempt(self, call: _Call, deadline: float) -> httpx.Response:
+        """One exchange in a slot of the shared limiter (a Flow Service request; the token
+        exchange is made inside one, so it takes none)."""
+        if not call.authenticated:
+            return self._exchange(call, deadline, None)
+        try:
+            slot = self.limiter.acquire(max(0.0, deadline - time.monotonic()), who=call)
+        except Paused as paused:
+            raise _NoSlot(paused) from None
+        try:
+            return self._exchange(call, deadline, slot)
+        finally:
+            self.limiter.release(slot)
+
+    def _exchange(self, call: _Call, deadline: float, slot: Slot | None) -> httpx.Response:
         """One exchange, its answer read in full within the deadline and the size cap."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -278,7 +323,7 @@ class PlatformClient:
             timeout=httpx.Timeout(
                 min(self._timeout, remaining), connect=min(CONNECT_TIMEOUT, remaining)
             ),
-            extensions={_DEADLINE: deadline},
+            extensions={_DEADLINE: deadline, _SLOT: slot, _CALL: call},
         )
         auth = self.auth if call.authenticated else None
         response = self._http.send(request, auth=auth, stream=True)
@@ -381,6 +426,11 @@ class PlatformClient:
             (time.monotonic() - request.extensions.get(_SENT_AT, time.monotonic())) * 1000,
             one_line(response.headers.get("x-request-id", "-"), 80),
         )
+        slot = request.extensions.get(_SLOT)
+        if isinstance(slot, Slot):  # seen here, before anyone reads it: others pause sooner
+            self.limiter.observe(
+                response.status_code, _retry_after(response), slot, request.extensions.get(_CALL)
+            )
         length = response.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self.max_answer_bytes:
             raise _TooLarge
@@ -491,9 +541,35 @@ class PlatformClient:
             raise
 
     def flow_action(self, flow_id: str, action: str, operation: str) -> str | None:
+        """Enable or disable a dataflow, in the documented form this platform takes (see
+        provisioner.platform.flow_action); the new etag, or None when the answer carries none."""
         path = f"/flows/{flow_id}/action"
-        response = self.call(operation, "POST", path, params={"op": action}, ok=(200, 202))
-        return _etag_of(f"{operation}: POST {FLOW_SERVICE_PATH}{path}", response)
+        refused: list[tuple[str, ApiCallError]] = []
+        for form in self.action_forms.order():
+            params = action_params(form, action)
+            try:
+                response = self.call(operation, "POST", path, params=params, ok=(200, 202))
+            except ApiCallError as error:
+                if not refuses_the_form(error):
+                    raise
+                log.info("%s: %s refused (%s); trying the other form", operation, form, error)
+                refused.append((shown(form, action), error))
+                continue
+            self.action_forms.worked(form)
+            return _etag_of(f"{operation}: POST {FLOW_SERVICE_PATH}{path}", response)
+        last = refused[-1][1]
+        raise ApiCallError(
+            last.operation,
+            last.method,
+            last.path,
+            last.status,
+            last.code,
+            last.platform_message,
+            "The platform refused both documented forms of the flow action ("
+            + " and ".join(query for query, _ in refused)
+            + "); the message above says why.",
+            last.attempts,
+        )
 
 
 PlatformErrorType = ApiCallError | AmbiguousWriteError

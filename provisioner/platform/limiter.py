@@ -1,0 +1,150 @@
+"""One limit on the requests a run has in flight, shared by every thread, that adapts.
+
+The platform documents no rate limit, so the tool learns it: the limit starts at
+`--concurrency` and is halved when the platform answers 429 or a server error (once per
+round: the answers to requests sent before the last cut do not cut again), then grows back
+by one after as many successes in a row as the limit (additive increase, multiplicative
+decrease, as TCP does). A `Retry-After` pauses every thread, not only the one that got it:
+no request of the run is sent before the moment the platform asked for.
+
+Time is `clock` and waiting is `sleep` (both injectable); waiting for a free slot is a
+condition variable, woken by whoever frees one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger("provisioner.http")
+
+OVERLOADED = frozenset({429})  # and every status >= 500
+PAUSE_STATUSES = frozenset({429, 503})  # whose Retry-After holds every thread
+_SLOT_WAIT = 1.0  # seconds between checks of the budget while waiting for a free slot
+_HISTORY = 1000  # limit changes kept for inspection
+
+
+def overloaded(status: int) -> bool:
+    """An answer that says the platform is overloaded: slow everyone down."""
+    return status in OVERLOADED or status >= 500
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One request in flight; `round` is how many cuts the limit had when it was sent."""
+
+    round: int
+
+
+class Paused(Exception):
+    """No slot within the caller's budget: a pause (Retry-After) outlasts it, or the
+    requests in flight did not finish in time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"paused for {seconds:g} s")
+        self.seconds = seconds
+
+
+class RequestLimiter:
+    """An adaptive limit on requests in flight (AIMD) and a pause all threads keep."""
+
+    def __init__(
+        self,
+        ceiling: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.ceiling = max(1, ceiling)
+        self._clock = clock
+        self._sleep = sleep
+        self._changed = threading.Condition()
+        self._limit = self.ceiling
+        self._in_flight = 0
+        self._round = 0
+        self._successes = 0
+        self._paused_until = float("-inf")
+        self._pauser: object = None  # who asked for the pause: it waits by itself
+        self.history: deque[int] = deque([self.ceiling], maxlen=_HISTORY)
+
+    @property
+    def limit(self) -> int:
+        with self._changed:
+            return self._limit
+
+    @property
+    def in_flight(self) -> int:
+        with self._changed:
+            return self._in_flight
+
+    def acquire(self, budget: float, who: object = None) -> Slot:
+        """A slot, once no pause holds and fewer than the limit are in flight.
+
+        Raises `Paused` when a pause outlasts `budget` (seconds the caller may wait);
+        `who` is excused from a pause it asked for (its own backoff already waits it out).
+        """
+        spent = 0.0
+        while True:
+            with self._changed:
+                pause = self._paused_until - self._clock()
+                excused = who is not None and self._pauser is who
+                if pause <= 0 or excused:
+                    if self._in_flight < self._limit:
+                        self._in_flight += 1
+                        return Slot(self._round)
+                    if spent >= budget:
+                        raise Paused(spent)
+                    # A free slot is signalled by release(); real time passes meanwhile.
+                    started = time.monotonic()
+                    self._changed.wait(min(_SLOT_WAIT, budget - spent))
+                    spent += time.monotonic() - started
+                    continue
+            if spent + pause > budget:
+                raise Paused(pause)
+            log.debug("all requests paused: %.2f s left", pause)
+            self._sleep(pause)
+            spent += pause
+
+    def release(self, slot: Slot) -> None:
+        with self._changed:
+            self._in_flight -= 1
+            self._changed.notify()
+
+    def observe(
+        self, status: int, retry_after: float | None, slot: Slot | None, who: object = None
+    ) -> None:
+        """Learn from one answer: cut the limit, pause everyone, or count a success."""
+        with self._changed:
+            if retry_after is not None and retry_after > 0 and status in PAUSE_STATUSES:
+                until = self._clock() + retry_after
+                if until > self._paused_until:
+                    self._paused_until, self._pauser = until, who
+                    log.info("rate-limited (%d): every request waits %.2f s", status, retry_after)
+            if overloaded(status):
+                self._cut(status, slot)
+            else:
+                self._succeeded()
+
+    def _cut(self, status: int, slot: Slot | None) -> None:
+        self._successes = 0
+        if slot is not None and slot.round != self._round:
+            return  # sent before the last cut: that cut already answered this overload
+        self._round += 1
+        if self._limit > 1:
+            self._limit = max(1, self._limit // 2)
+            self.history.append(self._limit)
+            log.info("platform overloaded (%d): at most %d requests in flight", status, self._limit)
+
+    def _succeeded(self) -> None:
+        if self._limit >= self.ceiling:
+            return
+        self._successes += 1
+        if self._successes >= self._limit:
+            self._successes = 0
+            self._limit += 1
+            self.history.append(self._limit)
+            self._changed.notify_all()
+            log.debug("at most %d requests in flight", self._limit)
