@@ -25,6 +25,7 @@ from provisioner.manifest import Manifest
 from provisioner.manifest.write import manifest_yaml
 from provisioner.plan.diff import digest_of, live_attributes, live_audiences
 from provisioner.platform.client import PlatformClient
+from provisioner.platform.flow_action import is_enabled
 from provisioner.platform.ids import PROFILE_SPEC_ID
 from provisioner.state.marker import DEFAULT_PROJECT, marker, project_of, read_marker
 
@@ -107,7 +108,7 @@ def render_manifest(
         "version": 1,
         "name": flow.get("name", ""),
         "description": flow.get("description") or "",
-        "enabled": flow.get("state", "enabled") == "enabled",
+        "enabled": is_enabled(flow),
         "destination": {
             "type": kind.type,
             "account": account_key,

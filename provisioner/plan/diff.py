@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.platform.flow_action import is_enabled
 from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
 from provisioner.state.desired import DesiredAudience, DesiredFlow
 
@@ -132,9 +133,9 @@ def diff_flow(live: Resource, desired: DesiredFlow) -> FlowDiff:
     result.patch += _field_ops(live, desired, result.fields)
     result.patch += _audience_ops(live, desired, result)
     result.patch += _attribute_ops(live, desired, result)
-    is_enabled = live.get("state", "enabled") == "enabled"
-    if is_enabled != desired.enabled:
-        result.enabled = (is_enabled, desired.enabled)
+    enabled_now = is_enabled(live)
+    if enabled_now != desired.enabled:
+        result.enabled = (enabled_now, desired.enabled)
     return result
 
 
