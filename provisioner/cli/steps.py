@@ -33,6 +33,18 @@ class InvalidManifests(ManifestError):
         super().__init__(f"{errors} problem(s) in the manifests; nothing was read or changed")
 
 
+class UnresolvedAudiences(InvalidManifests):
+    """The manifests' audiences do not all resolve in the target sandbox."""
+
+    def __init__(self, problems: list[Problem], sandbox: str) -> None:
+        super().__init__(problems)
+        errors = sum(1 for p in problems if p.severity == "error")
+        self.args = (
+            f"{errors} problem(s) with the manifests' audiences in sandbox '{sandbox}'; "
+            "nothing else was read, and nothing was changed",
+        )
+
+
 @dataclass
 class Loaded:
     manifests: list[LoadedManifest]
@@ -113,10 +125,10 @@ def plan_for(
         )
     chosen = [m for m in manifests if not scope.only or m.manifest.name in scope.only]
     resolution = resolve_audiences(AudienceReader(client), chosen, target.sandbox)
-    for problem in resolution.problems:
+    for problem in sorted(resolution.problems, key=lambda p: (p.location, p.message)):
         report(problem)
     if resolution.errors:
-        raise InvalidManifests(resolution.problems)
+        raise UnresolvedAudiences(resolution.problems, target.sandbox)
     desired = desired_state(resolution.manifests, target.org, target.sandbox, environ)
     managed = read_managed(client, scope.project)
     the_plan = make_plan(
