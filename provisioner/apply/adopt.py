@@ -1,7 +1,9 @@
 """`import`: a manifest for a live dataflow, and the dataflow brought under management.
 
 The manifest is written with the schema comment and credentials as `${env:…}` references
-(the platform never gives secrets back), named after the account. The dataflow's target
+(the platform never gives secrets back), named after the account. An audience is written by
+name when that name is unique among the sandbox's usable audiences (and is the dataflow's
+label for it), so the manifest promotes to other sandboxes; by id otherwise. The dataflow's target
 connection, its account and (if the sandbox has none yet) its profile source are marked as
 managed, so a plan of the new manifest finds them; the account's credentials are then
 adopted by the first apply, which is all that plan shows.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from provisioner.errors import PlatformError, ProvisionerError
 from provisioner.manifest import Manifest
 from provisioner.manifest.write import manifest_yaml
 from provisioner.plan.diff import digest_of, live_attributes, live_audiences
+from provisioner.platform.audiences import AudienceReader, AudiencesUnavailable
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.flow_action import is_enabled
 from provisioner.platform.ids import PROFILE_SPEC_ID
@@ -77,8 +81,38 @@ def import_flow(
         raise ImportRefused(f"only {labels} dataflows can be imported")
     account = _one(client, "connections", [target.get("baseConnectionId")], "account")
     account_key = (read_marker(account) or {}).get("account") or str(account.get("name", ""))
-    text = render_manifest(flow, target, account, kind, account_key, schema_from)
-    return text, _adopt(client, flow, target, account, account_key, project)
+    names, note = audience_names(client, flow)
+    text = render_manifest(flow, target, account, kind, account_key, schema_from, names)
+    adopted = _adopt(client, flow, target, account, account_key, project)
+    adopted.notes += [note] if note else []
+    return text, adopted
+
+
+def audience_names(client: PlatformClient, flow: Resource) -> tuple[dict[str, str], str]:
+    """(lowercased id -> name, for the dataflow's audiences that can be written by name;
+    a note when the sandbox's audiences cannot be read). An audience qualifies when it is
+    usable, its platform name is the dataflow's label for it, and no other usable audience
+    of the sandbox has that name: resolving the name then gives this audience back."""
+    labels = {
+        audience_id: str(value.get("name") or "") for _, audience_id, value in live_audiences(flow)
+    }
+    if not labels:
+        return {}, ""
+    reader = AudienceReader(client)
+    try:
+        found = reader.by_ids(labels)
+        candidates = {
+            i: a.name for i, a in found.items() if a.usable and a.name and a.name == labels[i]
+        }
+        matches = reader.by_names(set(candidates.values()))
+    except AudiencesUnavailable as unavailable:
+        return {}, f"audiences are written by id: {unavailable}"
+    unique = {
+        i: name
+        for i, name in candidates.items()
+        if [a.id.lower() for a in matches.exact(name) if a.usable] == [i]
+    }
+    return unique, ""
 
 
 def _one(client: PlatformClient, kind: str, ids: list[Any], what: str) -> Resource:
@@ -101,8 +135,10 @@ def render_manifest(
     kind: DestinationType,
     account_key: str,
     schema_from: Path | None = None,
+    by_name: Mapping[str, str] | None = None,
 ) -> str:
-    """The manifest of a live dataflow, validated as any manifest is, then written."""
+    """The manifest of a live dataflow, validated as any manifest is, then written;
+    audiences in `by_name` (lowercased id -> name) by name alone, the others by id."""
     env_names = kind.env_names(env_prefix(account_key))
     document: dict[str, Any] = {
         "version": 1,
@@ -115,7 +151,10 @@ def render_manifest(
             **kind.manifest_fields(target, account),
             "credentials": {k: f"${{env:{v}}}" for k, v in env_names.items()},
         },
-        "audiences": [_audience(value) for _, _, value in live_audiences(flow)],
+        "audiences": [
+            _audience(value, (by_name or {}).get(audience_id))
+            for _, audience_id, value in live_audiences(flow)
+        ],
         "attributes": [path for _, path in live_attributes(flow)],
     }
     try:
@@ -147,8 +186,8 @@ def _schema_path(schema_from: Path | None) -> str:
     return "https://provisioner.dev/schemas/manifest.schema.json"
 
 
-def _audience(value: Resource) -> dict[str, str]:
-    audience = {"id": str(value.get("id", ""))}
+def _audience(value: Resource, name: str | None = None) -> dict[str, str]:
+    audience = {"name": name} if name else {"id": str(value.get("id", ""))}
     for key in ("name", "description"):
         if value.get(key):
             audience[key] = str(value[key])

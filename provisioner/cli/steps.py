@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import click
 
 from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolve_secrets
 from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.plan.build import Safety, make_plan
 from provisioner.plan.model import Plan, PlanTarget
+from provisioner.platform.audiences import AudienceReader
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.redact import REDACTOR
 from provisioner.platform.target import Target
+from provisioner.render.safe import for_terminal
+from provisioner.state.audiences import label_plan, resolve_audiences
 from provisioner.state.desired import desired_state
 from provisioner.state.live import read_live
 from provisioner.state.managed import ManagedState, managed_state
@@ -26,6 +31,18 @@ class InvalidManifests(ManifestError):
         self.problems = problems
         errors = sum(1 for p in problems if p.severity == "error")
         super().__init__(f"{errors} problem(s) in the manifests; nothing was read or changed")
+
+
+class UnresolvedAudiences(InvalidManifests):
+    """The manifests' audiences do not all resolve in the target sandbox."""
+
+    def __init__(self, problems: list[Problem], sandbox: str) -> None:
+        super().__init__(problems)
+        errors = sum(1 for p in problems if p.severity == "error")
+        self.args = (
+            f"{errors} problem(s) with the manifests' audiences in sandbox '{sandbox}'; "
+            "nothing else was read, and nothing was changed",
+        )
 
 
 @dataclass
@@ -86,22 +103,36 @@ def read_managed(client: PlatformClient, project: str = DEFAULT_PROJECT) -> Mana
     return managed_state(read_live(client), project)
 
 
+def show_problem(problem: Problem) -> None:
+    click.echo(for_terminal(problem.format()), err=True)
+
+
 def plan_for(
     client: PlatformClient,
     manifests: Sequence[LoadedManifest],
     target: Target,
     scope: Scope,
     environ: Mapping[str, str] | None = None,
+    report: Callable[[Problem], None] = show_problem,
 ) -> tuple[Plan, ManagedState]:
+    """The plan of `manifests` against the target. Their audiences are resolved in the
+    sandbox first: a problem there is reported (through `report`, as manifest problems are)
+    and raises InvalidManifests before anything else is read."""
     if scope.prune and not manifests:
         raise ProvisionerError(
             "--prune with no manifests would delete every dataflow this project manages; "
             "refused (to delete them, use `provisioner destroy` with their manifests)"
         )
     chosen = [m for m in manifests if not scope.only or m.manifest.name in scope.only]
-    desired = desired_state(chosen, target.org, target.sandbox, environ)
+    resolution = resolve_audiences(AudienceReader(client), chosen, target.sandbox)
+    for problem in sorted(resolution.problems, key=lambda p: (p.location, p.message)):
+        report(problem)
+    if resolution.errors:
+        raise UnresolvedAudiences(resolution.problems, target.sandbox)
+    desired = desired_state(resolution.manifests, target.org, target.sandbox, environ)
     managed = read_managed(client, scope.project)
     the_plan = make_plan(
         desired, managed, plan_target(target, scope), scope.prune, scope.only, scope.safety
     )
+    label_plan(the_plan, resolution.names_by_id)
     return the_plan, managed

@@ -119,6 +119,8 @@ class _Call:
     if_match: str | None = None
     ok: frozenset[int] = frozenset({200})
     authenticated: bool = True
+    # A POST that only reads (such as a bulk read): repeating it cannot change anything.
+    reads_only: bool = False
     # For a create: looks for what a lost or failed reply may have made.
     settle: Callable[[], Resource | None] | None = None
     started: float = field(default_factory=time.monotonic)
@@ -217,10 +219,16 @@ class PlatformClient:
         body: Any = None,
         if_match: str | None = None,
         ok: Iterable[int] = (200,),
+        service: str = FLOW_SERVICE_PATH,
+        reads_only: bool = False,
     ) -> httpx.Response:
-        """One Flow Service request, retried as its method allows; raises for any other
-        answer. The response's body is read (and bounded) already."""
-        outcome = self._run(self._flow_call(operation, method, path, params, body, if_match, ok))
+        """One request to a platform service (the Flow Service unless `service` names
+        another's base path), retried as its method allows (`reads_only`: a POST that
+        changes nothing, repeated as a read is); raises for any other answer. The
+        response's body is read (and bounded) already."""
+        call = self._flow_call(operation, method, path, params, body, if_match, ok, service)
+        call.reads_only = reads_only
+        outcome = self._run(call)
         assert isinstance(outcome, httpx.Response)  # only a create can adopt
         return outcome
 
@@ -233,12 +241,13 @@ class PlatformClient:
         body: Any,
         if_match: str | None,
         ok: Iterable[int],
+        service: str = FLOW_SERVICE_PATH,
     ) -> _Call:
         return _Call(
             operation,
             method,
-            self._base + FLOW_SERVICE_PATH + path,
-            FLOW_SERVICE_PATH + path.split("?", 1)[0],
+            self._base + service + path,
+            service + path.split("?", 1)[0],
             params=params,
             json_body=body,
             if_match=if_match,
@@ -346,7 +355,8 @@ class PlatformClient:
         self, call: _Call, error: httpx.TransportError, deadline: float
     ) -> _Adopted | None:
         """Wait for the next try; or adopt what a create made; or raise what to tell."""
-        maybe_applied = not isinstance(error, _NOT_SENT) and call.method in ("POST", "PATCH")
+        writes = call.method in ("POST", "PATCH") and not call.reads_only
+        maybe_applied = writes and not isinstance(error, _NOT_SENT)
         if maybe_applied:
             if call.settle is None:
                 raise AmbiguousWriteError(
