@@ -168,6 +168,13 @@ class Applier:
         order = _unique(unit_of(c) for c in self.plan.changes)
         results = [self._results[u] for u in order if u in self._results]
         results += [r for u, r in self._results.items() if u not in order]
+        # refused units the plan does not touch (only the saved plan has them): never run,
+        # but reported, so the refusal fails the command
+        results += [
+            Result(u, False, why)
+            for u, why in self.refused.items()
+            if u not in order and u not in self._results
+        ]
         return ApplyReport(results, self.undocumented.notes)
 
     # the profile source -------------------------------------------------------------

@@ -11,7 +11,7 @@ do not ask for, nor choose the target:
   target, project, environment, `--prune` or `--only` than this run's;
 - refused per dataflow (or account): whatever differs between the two plans, with what
   differs (the platform changed since, or a secret now resolves to another value: both
-  show as a different fresh plan).
+  show as a different fresh plan), and a dataflow whose new account is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from provisioner.errors import ProvisionerError
-from provisioner.plan.model import AnyChange, Plan, content_checksum, content_signature
+from provisioner.plan.model import (
+    AnyChange,
+    FlowChange,
+    Plan,
+    TargetChange,
+    content_checksum,
+    content_signature,
+)
 
 PLAN_KEY_VARIABLE = "PROVISIONER_PLAN_KEY"
 MAX_PLAN_BYTES = 64 * 1024 * 1024
@@ -45,7 +52,8 @@ def load_plan(path: Path, key: bytes | None = None) -> Plan:
         plan = Plan.model_validate(json.loads(raw))
     except OSError as error:
         raise StalePlanError(f"cannot read the plan {path}: {error.strerror}") from None
-    except (ValueError, ValidationError) as error:
+    except (ValueError, ValidationError, RecursionError) as error:
+        # RecursionError: JSON nested deeper than the parser goes, which no plan is
         first = str(error).splitlines()[0][:200]
         raise StalePlanError(
             f"{path} is not a plan saved by `provisioner plan --out`: {first}"
@@ -107,14 +115,42 @@ def unit_of(change: AnyChange) -> str:
 
 def refusals(saved: Plan, fresh: Plan) -> dict[str, str]:
     """unit -> why it must not be applied: every unit whose changes differ between the
-    saved plan and the fresh one (including units only one of them has)."""
+    saved plan and the fresh one, including units only the fresh plan has, and those only
+    the saved plan has when they delete or replace (a create or update only the saved plan
+    has was made since: nothing is left to do)."""
     theirs, ours = _by_unit(saved), _by_unit(fresh)
     refused = {}
     for unit in sorted(set(theirs) | set(ours)):
+        if unit not in ours and not _destroys(theirs[unit]):
+            continue  # made since (by another apply): nothing is left to do for it
         difference = _difference(theirs.get(unit, []), ours.get(unit, []))
         if difference:
             refused[unit] = f"refused: {difference}; make a new plan"
-    return refused
+    return refused | _refused_with_their_account(fresh, refused)
+
+
+def _destroys(changes: list[dict[str, Any]]) -> bool:
+    """A delete or replace a fresh plan does not make is refused, never taken as done: it
+    may name what this project does not own."""
+    return any(c.get("action") in ("delete", "replace") for c in changes)
+
+
+def _refused_with_their_account(fresh: Plan, refused: dict[str, str]) -> dict[str, str]:
+    """A dataflow whose account this run was to make (or remake) and refuses is refused too:
+    its account does not exist for it."""
+    accounts = {
+        c.name
+        for c in fresh.changes
+        if c.type == "account" and c.action in ("create", "replace") and unit_of(c) in refused
+    }
+    also = {}
+    for change in fresh.changes:
+        unit = unit_of(change)
+        if not isinstance(change, (FlowChange, TargetChange)) or unit in refused or unit in also:
+            continue
+        if change.spec is not None and change.spec.account in accounts:
+            also[unit] = f"refused: its account {change.spec.account} is refused; make a new plan"
+    return also
 
 
 def _by_unit(plan: Plan) -> dict[str, list[dict[str, Any]]]:
@@ -130,7 +166,10 @@ def _difference(theirs: list[dict[str, Any]], ours: list[dict[str, Any]]) -> str
     if theirs == ours:
         return ""
     if not ours:
-        return "a fresh plan no longer makes these changes (the platform or the manifests changed)"
+        return (
+            "a fresh plan does not make these changes (the platform or the manifests "
+            "changed since, or the plan was edited)"
+        )
     if not theirs:
         return "a fresh plan makes changes the saved plan does not have"
     for mine, other in zip(ours, theirs, strict=False):
@@ -148,5 +187,12 @@ def _why(key: str, mine: dict[str, Any], other: dict[str, Any]) -> str:
             f"now {mine.get('etag')})"
         )
     if key == "spec" and mine.get("type") == "account":
-        return " (a secret now resolves to another value than when the plan was made)"
+        return _account_spec_why(mine.get("spec") or {}, other.get("spec") or {})
     return ""
+
+
+def _account_spec_why(mine: dict[str, Any], other: dict[str, Any]) -> str:
+    differing = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
+    if differing == ["fingerprint"]:  # the same references, resolving to other values
+        return " (a secret now resolves to another value than when the plan was made)"
+    return " (in " + ", ".join(f"spec.{k}" for k in differing) + ")"
