@@ -218,6 +218,7 @@ def test_the_demo_seeds_the_example_audiences_and_runs_twice(tmp_path: Path) -> 
         k: v for k, v in os.environ.items() if not k.startswith(("AEP_", "PROVISIONER_"))
     }
     environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    environment["VIRTUAL_ENV"] = str(Path(sys.executable).parent.parent)  # scripts/setup uses it
     environment.pop("CI", None)
     for run in (1, 2):
         done = subprocess.run(
