@@ -243,6 +243,11 @@ def _plan_flow_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> Non
 
 def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> FlowChange:
     fields = [FieldChange(path=k, before=b, after=a) for k, (b, a) in diff.fields.items()]
+    fields += [  # an audience's own fields, before and after: a rename shows both names
+        FieldChange(path=f"audiences.{key}.{name}", before=before, after=after)
+        for key in sorted(diff.audiences.changed)
+        for name, (before, after) in sorted(diff.audiences.changed[key].items())
+    ]
     if diff.enabled:
         fields.append(FieldChange(path="enabled", before=diff.enabled[0], after=diff.enabled[1]))
     live_count = len(live_audiences(live.flow))
