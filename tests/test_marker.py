@@ -34,14 +34,14 @@ def read_name(description: str) -> str:
     return fields["dataflow"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.one_of(NAMES, TRICKY_NAMES, ANY_TEXT))
 def test_every_name_reads_back_as_itself(name: str) -> None:
     assert read_name(marker(dataflow=name)) == name
     assert read_name(target_marker(name, "some project")) == name
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.one_of(NAMES, TRICKY_NAMES), st.one_of(NAMES, TRICKY_NAMES), DIGESTS)
 def test_two_names_are_never_mistaken_for_each_other(first: str, second: str, digest: str) -> None:
     first_marker, second_marker = applied_marker(first, digest), applied_marker(second, digest)
@@ -50,7 +50,7 @@ def test_two_names_are_never_mistaken_for_each_other(first: str, second: str, di
     assert (read_name(first_marker) == read_name(second_marker)) == (first == second)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(st.lists(st.one_of(NAMES, TRICKY_NAMES), min_size=2, max_size=4, unique=True))
 def test_managed_state_keys_each_dataflow_by_its_own_name(names: list[str]) -> None:
     live = LiveState()
@@ -72,7 +72,7 @@ ROUND1_NAMES = st.one_of(NAMES, TRICKY_NAMES).filter(
 )
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=250, deadline=None, database=None)
 @given(ROUND1_NAMES, DIGESTS)
 def test_round1_markers_are_read(name: str, digest: str) -> None:
     with_digest = f"managed by provisioner; dataflow={name}; applied={digest}"
@@ -99,7 +99,7 @@ def test_round1_account_marker() -> None:
     }
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(st.one_of(NAMES, TRICKY_NAMES), st.one_of(NAMES, TRICKY_NAMES))
 def test_account_markers_read_back(key: str, project: str) -> None:
     account = DesiredAccount(key, KINESIS, {"region": "us-east-1"}, {}, ".", "f" * 32)
