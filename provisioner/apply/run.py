@@ -182,26 +182,28 @@ class Applier:
     def _source(self, change: SourceChange) -> list[str]:
         if self.source_id:  # made since the plan (another apply): one per sandbox is enough
             return []
-        base = change.reuse_base or self._create(
-            "connections",
-            profile_base_body(),
-            "create the profile base connection",
-            self._find_profile("connections"),
+        base = change.reuse_base or self._create_profile(
+            "connections", profile_base_body(), "create the profile base connection"
         )
-        self.source_id = self._create(
-            "sourceConnections",
-            profile_source_body(base),
-            "create the profile source connection",
-            self._find_profile("sourceConnections"),
+        self.source_id = self._create_profile(
+            "sourceConnections", profile_source_body(base), "create the profile source connection"
         )
         return ["created the profile source connection"]
 
-    def _find_profile(self, kind: str) -> Callable[[], Resource | None]:
-        def find() -> Resource | None:
+    def _create_profile(self, kind: str, body: Resource, operation: str) -> str:
+        """One per sandbox: a racing apply's older one is kept, and ours deleted (before
+        anything uses it)."""
+        find = self._find_profiles(kind)
+        created = self.client.create(kind, body, operation, lambda: next(iter(find()), None))
+        kept = settle(self.client, kind, created.id, find, f"profile {kind}")
+        return str(kept["id"]) if kept is not None else created.id
+
+    def _find_profiles(self, kind: str) -> Callable[[], list[Resource]]:
+        def find() -> list[Resource]:
             found = self.client.list_all(
                 kind, [f"connectionSpec.id=={PROFILE_SPEC_ID}"], f"look for the profile {kind}"
             )
-            return next((r for r in found if "profile" in (read_marker(r) or {})), None)
+            return [r for r in found if "profile" in (read_marker(r) or {})]
 
         return find
 
@@ -314,11 +316,6 @@ class Applier:
         if change.base_id:
             self.client.delete("connections", change.base_id, "delete the profile base connection")
         return ["deleted the profile source and base connections"]
-
-    def _create(
-        self, kind: str, body: Resource, operation: str, find: Callable[[], Resource | None]
-    ) -> str:
-        return self.client.create(kind, body, operation, find).id
 
 
 def _unique(names: Iterable[str]) -> list[str]:

@@ -60,9 +60,10 @@ def read_marker(resource: dict[str, Any]) -> dict[str, str] | None:
 def _read_fields(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for part in text.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key:
-            fields[key] = unquote(value)
+        # Only the separator's space goes: a value's own spaces, even at its end, are its.
+        key, _, value = part.lstrip().partition("=")
+        if key.strip():
+            fields[key.strip()] = unquote(value)
     return fields
 
 
