@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.apply.requests import target_body
+from provisioner.apply.requests import profile_base_body, profile_source_body, target_body
 from provisioner.emulator import FaultRule
 from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.catalog import FLOW_SERVICE_PATH
@@ -152,3 +152,27 @@ def test_killed_between_create_and_disable_a_rerun_disables_first(
     assert done["id"] == left["id"] and done["state"] == "disabled"
     assert len(done["transformations"][0]["params"]["segmentSelectors"]["selectors"]) == 2
     converged(ws)
+
+
+def test_a_spare_profile_source_is_shown_and_removed_with_its_base(workspace: Workspace) -> None:
+    """Two applies that each made the sandbox's profile source before settling leave a
+    spare: no dataflow uses it, so it is a duplicate, deleted with its own base."""
+    ws = workspace
+    write_fleet(ws)
+    assert ws.apply().code == 0
+    kept = ws.resources("sourceConnections")[0]["id"]
+    caller = Caller(DEFAULT_CLIENT_ID, DEFAULT_ORG, "prod")
+    base = ws.emulator.resources.create("connections", caller, profile_base_body())
+    spare = ws.emulator.resources.create(
+        "sourceConnections", caller, profile_source_body(base["id"])
+    )
+    plan = ws.plan("--format", "json").json
+    assert [(w["kind"], w["names"]) for w in plan["warnings"]] == [("duplicate", ["profile"])]
+    assert [(c["action"], c["type"], c["id"], c["base_id"]) for c in plan["changes"]] == [
+        ("delete", "source", spare["id"], base["id"])
+    ]
+    assert ws.apply().code == 0
+    assert [s["id"] for s in ws.resources("sourceConnections")] == [kept]
+    assert base["id"] not in {c["id"] for c in ws.resources("connections")}
+    one_of_each(ws)
+    assert ws.plan("--detailed-exitcode").code == 0

@@ -3,7 +3,7 @@ the target, from the command line, the environment variables and `provisioner.ya
 
 Never from a saved plan: `apply --plan` takes all of this as `plan` does, then compares.
 Precedence: a flag (--sandbox, --platform-url), then the selected environment, then the
-`AEP_*` variables. Paths on the command line, else the project's `manifests` (relative to
+`AEP_*` variables. The embedded emulator's data is kept at the project's root. Paths on the command line, else the project's `manifests` (relative to
 the project file, so a command works from any directory of the repository).
 """
 
@@ -65,7 +65,10 @@ def run_context(
         platform_url = platform_url or environment.platformUrl
     if sandbox is None and environment is not None:
         sandbox = environment.sandbox
-    target = select_target(environ, platform_url, sandbox, use_emulator)
+    # With a project file, the embedded emulator lives at its root: one sandbox however deep
+    # in the repository a command runs.
+    workdir = project.root if project is not None else None
+    target = select_target(environ, platform_url, sandbox, use_emulator, workdir=workdir)
     scope = Scope(
         prune=prune,
         only=tuple(only),

@@ -106,12 +106,20 @@ def _unused_accounts(
         )
 
 
+def _spare_base(managed: ManagedState, source: Resource) -> str | None:
+    base = source.get("baseConnectionId")
+    kept = (managed.profile_source or {}).get("baseConnectionId")
+    return str(base) if base and base != kept else None
+
+
 def plan_duplicates(managed: ManagedState) -> list[AnyChange]:
     """Deletes of every duplicate: flows first, then targets, then accounts."""
     changes = []
     for duplicate in managed.duplicates:
         reason = DUPLICATE_REASON.format(kept=duplicate.kept)
         change = delete_change(duplicate.kind, duplicate.key, duplicate.resource, reason)
+        if isinstance(change, SourceChange):  # its own base goes with it, if no one shares it
+            change.base_id = _spare_base(managed, duplicate.resource)
         change.duplicate = True
         change.destructive = False  # nothing asked for goes: a copy of what stays
         changes.append(change)

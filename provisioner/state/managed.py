@@ -38,7 +38,7 @@ class LiveFlow:
 class Duplicate:
     """A second copy of something this project manages, to be deleted."""
 
-    kind: Literal["flow", "target", "account"]
+    kind: Literal["flow", "target", "account", "source"]
     key: str
     resource: Resource
     kept: str  # the id of the copy that stays
@@ -90,7 +90,24 @@ def managed_state(live: LiveState, project: str = DEFAULT_PROJECT) -> ManagedSta
     state.duplicates = [d for d in duplicates if d.project == project]
     if state.profile_source is None:  # one an imported dataflow uses serves as well
         state.profile_source = _source_in_use(state, live.sources)
+    state.duplicates += _spare_profile_sources(state, live)
     return state
+
+
+def _spare_profile_sources(state: ManagedState, live: LiveState) -> list[Duplicate]:
+    """Profile sources the tool made beyond the one it uses (two applies at once, before
+    they settled), that no dataflow uses: duplicates, whatever the project."""
+    kept = state.profile_source
+    if kept is None:
+        return []
+    used = {s for f in live.flows.values() for s in f.get("sourceConnectionIds") or []}
+    return [
+        Duplicate("source", "profile", source, kept["id"], state.project)
+        for source in oldest_first(live.sources.values())
+        if source["id"] != kept["id"]
+        and source["id"] not in used
+        and "profile" in (read_marker(source) or {})
+    ]
 
 
 def _source_in_use(state: ManagedState, sources: dict[str, Resource]) -> Resource | None:
