@@ -3,8 +3,9 @@ the target, from the command line, the environment variables and `provisioner.ya
 
 Never from a saved plan: `apply --plan` takes all of this as `plan` does, then compares.
 Precedence: a flag (--sandbox, --platform-url), then the selected environment, then the
-`AEP_*` variables. The embedded emulator's data is kept at the project's root. Paths on the command line, else the project's `manifests` (relative to
-the project file, so a command works from any directory of the repository).
+`AEP_*` variables. Paths on the command line, else the project's `manifests` (relative to
+the project file, so a command works from any directory of the repository). The embedded
+emulator's data is kept at the project's root.
 """
 
 from __future__ import annotations
