@@ -273,7 +273,7 @@ def test_a_renamed_audience_shows_its_old_and_new_name(workspace: Workspace) -> 
     applied(ws)
     ws.write("orders.yaml", kinesis("orders", [{"id": A, "name": "Men over 55"}]))
     text = ws.plan().out
-    assert f'~ audiences.{A}.name: "Men over 50" -> "Men over 55"' in text
+    assert f'~ audience {A} "Men over 50" -> "Men over 55"' in text
     [change] = ws.plan("--format", "json").json["changes"]
     assert {
         "path": f"audiences.{A}.name",
