@@ -17,7 +17,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.forge_fakes import GITHUB_TOKEN, FakeGitHub, serving
-from tests.workspace import SECRETS, kinesis
+from tests.workspace import AUDIENCES, SECRETS, kinesis
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPRESSION = re.compile(r"\$\{\{\s*([\w.-]+)\s*\}\}")
@@ -165,3 +165,39 @@ def test_an_unknown_command_is_refused(runner: Runner) -> None:
     step = runner.run(command="destroy")
     assert step.code == 1
     assert "::error::input command must be one of validate, plan, apply" in step.log
+
+
+def test_a_pull_request_from_first_push_to_merge(runner: Runner, github: FakeGitHub) -> None:
+    """The whole review chain against the fakes: a bad manifest is annotated on its line; a
+    push posts one comment; the next push updates it; a push without change leaves it; the
+    merge applies the saved plan, after which nothing is left to do."""
+    manifest = runner.root / "manifests" / "orders.yaml"
+    manifest.write_text(kinesis("orders").replace("us-east-1", "mars-north-1"), "utf-8")
+    checked = runner.run(command="validate", paths="manifests")
+    assert checked.code == 1 and "::error file=manifests/orders.yaml,line=" in checked.log
+
+    manifest.write_text(kinesis("orders", [AUDIENCES[0]]), encoding="utf-8")
+    first = runner.run(command="plan", paths="manifests", args="--emulator")
+    assert first.code == 0, first.log
+    assert [c["body"] for c in github.comments[12]] == [first.summary]
+
+    manifest.write_text(kinesis("orders", AUDIENCES[:2]), encoding="utf-8")
+    second = runner.run(command="plan", paths="manifests", args="--emulator")
+    assert second.code == 0, second.log
+    assert [c["body"] for c in github.comments[12]] == [second.summary]  # the same one
+    writes = len(github.writes())
+    assert writes == 2  # one create, one update
+
+    again = runner.run(command="plan", paths="manifests", args="--emulator")
+    assert again.code == 0, again.log
+    assert len(github.writes()) == writes  # the same text: not touched
+
+    merged = runner.run(
+        command="apply", paths="manifests", args=f"--emulator --plan {again.outputs['plan-file']}"
+    )
+    assert merged.code == 0, merged.log
+    assert "Apply finished: " in merged.summary and "0 failed" in merged.summary
+    after = runner.run(command="plan", paths="manifests", args="--emulator --detailed-exitcode")
+    assert after.outputs["has-changes"] == "false", after.log
+    [comment] = github.comments[12]  # still one comment, now saying there is nothing to do
+    assert comment["body"] == after.summary and "No changes" in comment["body"]
