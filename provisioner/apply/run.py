@@ -41,6 +41,7 @@ from provisioner.state.marker import project_of, read_marker
 
 Resource = dict[str, Any]
 log = logging.getLogger("provisioner.apply")
+UNITS_PER_REQUEST_SLOT = 4
 _KINDS = {"flow": "flows", "target": "targetConnections", "account": "connections"}
 _PARTS = ("flow", "target")  # what a dataflow is made of (its account may be shared)
 
@@ -132,11 +133,14 @@ class Applier:
         return self._report()
 
     def _each(self, units: list[tuple[str, Callable[[], list[str]]]]) -> None:
-        """Run the units, at most `concurrency` at once."""
+        """Run the units, several times `concurrency` at once: the client's limiter bounds
+        the requests in flight, and a unit waiting out a Retry-After holds no request."""
         if len(units) == 1:
             self._unit(*units[0])
         elif units:
-            with ThreadPoolExecutor(max_workers=self.client.concurrency) as pool:
+            slots = self.client.concurrency  # --concurrency 1: strictly one thing at a time
+            workers = 1 if slots == 1 else min(len(units), UNITS_PER_REQUEST_SLOT * slots, 64)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(lambda unit: self._unit(*unit), units))
 
     def _unit(self, unit: str, work: Callable[[], list[str]]) -> None:

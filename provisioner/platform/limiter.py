@@ -1,11 +1,16 @@
 """One limit on the requests a run has in flight, shared by every thread, that adapts.
 
 The platform documents no rate limit, so the tool learns it: the limit starts at
-`--concurrency` and is halved when the platform answers 429 or a server error (once per
-round: the answers to requests sent before the last cut do not cut again), then grows back
-by one after as many successes in a row as the limit (additive increase, multiplicative
-decrease, as TCP does). A `Retry-After` pauses every thread, not only the one that got it:
-no request of the run is sent before the moment the platform asked for.
+`--concurrency` and is cut by a quarter when the platform answers 429 or a server error
+(once per round: the answers to requests sent before the last cut do not cut again), never
+below half of `--concurrency`, then grows back by one after as many successes in a row as
+half the limit (additive increase, multiplicative decrease, as TCP does). The floor is
+there because a platform's 429s come in bursts and at random: halving on each would leave
+one request in flight for a whole storm, and a run that crawls helps no one.
+
+A request answered 429 waits its own `Retry-After` (the retry policy honours it). A long
+`Retry-After` (`PAUSE_EVERYONE_FROM` seconds or more: the platform wants quiet) pauses
+every thread: no request of the run is sent before the moment the platform asked for.
 
 Time is `clock` and waiting is `sleep` (both injectable); waiting for a free slot is a
 condition variable, woken by whoever frees one.
@@ -23,7 +28,8 @@ from dataclasses import dataclass
 log = logging.getLogger("provisioner.http")
 
 OVERLOADED = frozenset({429})  # and every status >= 500
-PAUSE_STATUSES = frozenset({429, 503})  # whose Retry-After holds every thread
+PAUSE_STATUSES = frozenset({429, 503})  # whose long Retry-After holds every thread
+PAUSE_EVERYONE_FROM = 5.0  # seconds: a Retry-After this long pauses the whole run
 _SLOT_WAIT = 1.0  # seconds between checks of the budget while waiting for a free slot
 _HISTORY = 1000  # limit changes kept for inspection
 
@@ -59,6 +65,7 @@ class RequestLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.ceiling = max(1, ceiling)
+        self.floor = max(1, self.ceiling // 2)
         self._clock = clock
         self._sleep = sleep
         self._changed = threading.Condition()
@@ -118,7 +125,8 @@ class RequestLimiter:
     ) -> None:
         """Learn from one answer: cut the limit, pause everyone, or count a success."""
         with self._changed:
-            if retry_after is not None and retry_after > 0 and status in PAUSE_STATUSES:
+            long_pause = retry_after is not None and retry_after >= PAUSE_EVERYONE_FROM
+            if long_pause and retry_after is not None and status in PAUSE_STATUSES:
                 until = self._clock() + retry_after
                 if until > self._paused_until:
                     self._paused_until, self._pauser = until, who
@@ -133,8 +141,8 @@ class RequestLimiter:
         if slot is not None and slot.round != self._round:
             return  # sent before the last cut: that cut already answered this overload
         self._round += 1
-        if self._limit > 1:
-            self._limit = max(1, self._limit // 2)
+        if self._limit > self.floor:
+            self._limit = max(self.floor, self._limit * 3 // 4)
             self.history.append(self._limit)
             log.info("platform overloaded (%d): at most %d requests in flight", status, self._limit)
 
@@ -142,7 +150,7 @@ class RequestLimiter:
         if self._limit >= self.ceiling:
             return
         self._successes += 1
-        if self._successes >= self._limit:
+        if self._successes >= max(1, self._limit // 2):
             self._successes = 0
             self._limit += 1
             self.history.append(self._limit)
