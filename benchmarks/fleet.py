@@ -285,10 +285,16 @@ class Step:
     cpu: float
     code: int | None
     note: str = ""
+    object_requests: int = 0  # requests about one object (/flows/ID…), not lists
 
     @property
     def per_dataflow(self) -> float | None:
-        return self.requests / self.dataflows if self.dataflows else None
+        """Requests per dataflow: for an apply, those about one object (a run's shared
+        reads, the lists and the audience lookups, are not any dataflow's)."""
+        if not self.dataflows:
+            return None
+        spent = self.object_requests if self.name.startswith("apply") else self.requests
+        return spent / self.dataflows
 
     @property
     def in_flight(self) -> float:
@@ -385,6 +391,7 @@ class Bench:
             name=name,
             wall=run.wall,
             requests=int(stats["requests"].get("total", 0)),
+            object_requests=int(stats["requests"].get("one object", 0)),
             dataflows=dataflows(run),
             request_seconds=float(stats["in_flight"]["request_seconds"]),
             peak_mib=run.peak_mib,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,21 +117,24 @@ def plan_for(
     report: Callable[[Problem], None] = show_problem,
 ) -> tuple[Plan, ManagedState]:
     """The plan of `manifests` against the target. Their audiences are resolved in the
-    sandbox first: a problem there is reported (through `report`, as manifest problems are)
-    and raises InvalidManifests before anything else is read."""
+    sandbox while the Flow Service is read (both only read): a problem there is reported
+    (through `report`, as manifest problems are) and raises InvalidManifests before any
+    plan is made, so nothing is written."""
     if scope.prune and not manifests:
         raise ProvisionerError(
             "--prune with no manifests would delete every dataflow this project manages; "
             "refused (to delete them, use `provisioner destroy` with their manifests)"
         )
     chosen = [m for m in manifests if not scope.only or m.manifest.name in scope.only]
-    resolution = resolve_audiences(AudienceReader(client), chosen, target.sandbox)
-    for problem in sorted(resolution.problems, key=lambda p: (p.location, p.message)):
-        report(problem)
-    if resolution.errors:
-        raise UnresolvedAudiences(resolution.problems, target.sandbox)
-    desired = desired_state(resolution.manifests, target.org, target.sandbox, environ)
-    managed = read_managed(client, scope.project)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(read_managed, client, scope.project)
+        resolution = resolve_audiences(AudienceReader(client), chosen, target.sandbox)
+        for problem in sorted(resolution.problems, key=lambda p: (p.location, p.message)):
+            report(problem)
+        if resolution.errors:
+            raise UnresolvedAudiences(resolution.problems, target.sandbox)
+        desired = desired_state(resolution.manifests, target.org, target.sandbox, environ)
+        managed = reading.result()
     the_plan = make_plan(
         desired, managed, plan_target(target, scope), scope.prune, scope.only, scope.safety
     )

@@ -186,6 +186,8 @@ class EmulatorApp:
         with self._count_lock:
             self.requests[request.method] += 1
             self.requests["total"] += 1
+            if _names_one_object(request.path):
+                self.requests["one object"] += 1  # what a run spends per dataflow, not lists
             number = self.requests["total"]
         for observe in self.observers:
             observe(number, request.method, request.path)
@@ -445,3 +447,10 @@ class EmulatorApp:
 def _only(request: Request, method: str) -> None:
     if request.method != method:
         raise ApiError(405, "0", f"{request.method} is not allowed here")
+
+
+def _names_one_object(path: str) -> bool:
+    """`/flows/ID`, `/flows/ID/action`: a request about one Flow Service object."""
+    if not path.startswith(FLOW_SERVICE_PATH + "/"):
+        return False
+    return len(path.removeprefix(FLOW_SERVICE_PATH).strip("/").split("/")) >= 2
