@@ -70,7 +70,7 @@ class Undocumented:
             return kind not in self._refused
 
     def refused(self, kind: str, error: PlatformError) -> None:
-        log.warning("best-effort write refused: %s", error)
+        log.info("best-effort write refused: %s", error)  # the run says it once, as a note
         with self._lock:
             self._refused.setdefault(kind, str(error))
 
