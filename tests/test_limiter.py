@@ -204,7 +204,7 @@ def test_a_pause_one_call_caused_holds_a_call_on_another_thread() -> None:
         return httpx.Response(200, json={"items": []})
 
     limiter = RequestLimiter(4, fake.clock, fake.sleep)
-    once = RetryPolicy(attempts=1)
+    once = RetryPolicy(attempts=1, rate_limited_attempts=1)
     target = platform_target(EMULATOR_URL)
     with PlatformClient(target, httpx.MockTransport(handler), once, limiter=limiter) as client:
         failed: list[Exception] = []

@@ -250,9 +250,10 @@ def test_retries_are_bounded_and_the_hint_says_so(emulator: EmulatorApp) -> None
         emulator.faults.update({"rate_429": 1.0, "retry_after": 0})
         with pytest.raises(ApiCallError) as caught:
             client.list_all("flows", [], "read dataflows")
-    assert caught.value.attempts == 4
+    # A 429 gets twice the attempts of other failures: it says "later", not "broken".
+    assert caught.value.attempts == 8
     assert "answered 429 429050" in str(caught.value)
-    assert "Still rate-limited after 4 tries" in str(caught.value)
+    assert "Still rate-limited after 8 tries" in str(caught.value)
 
 
 def test_a_rate_limited_token_exchange_says_so(emulator: EmulatorApp) -> None:
@@ -265,7 +266,7 @@ def test_a_rate_limited_token_exchange_says_so(emulator: EmulatorApp) -> None:
     ):
         client.list_all("flows", [], "read")
     assert str(caught.value).startswith("get an access token: POST")
-    assert "Still rate-limited after 3 tries" in str(caught.value)
+    assert "Still rate-limited after 6 tries" in str(caught.value)
 
 
 def test_an_unreachable_platform_is_reported(emulator: EmulatorApp) -> None:

@@ -81,6 +81,9 @@ Resource = dict[str, Any]
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 6
+    # A 429 says "later", not "broken": a storm of them is outlasted, within the deadline.
+    # None: twice `attempts`.
+    rate_limited_attempts: int | None = None
     base_delay: float = 0.5
     max_delay: float = 20.0
     max_elapsed: float = 120.0  # the default deadline of one request, retries included
@@ -299,7 +302,7 @@ class PlatformClient:
                 found = call.settle() if creating and call.settle is not None else None
                 if found is not None:
                     return _Adopted(found)
-                if self._wait(call, deadline, _retry_after(response)):
+                if self._wait(call, deadline, _retry_after(response), status == 429):
                     continue
             raise self._error(call, response)
 
@@ -374,9 +377,14 @@ class PlatformClient:
             f"{'AEP_IMS_URL' if not call.authenticated else 'AEP_PLATFORM_URL'}"
         ) from None
 
-    def _wait(self, call: _Call, deadline: float, retry_after: float | None) -> bool:
+    def _wait(
+        self, call: _Call, deadline: float, retry_after: float | None, rate_limited: bool = False
+    ) -> bool:
         """Sleep before the next attempt; False when the attempts or the time are used up."""
-        if call.sent >= self.policy.attempts:
+        limit = self.policy.attempts
+        if rate_limited:
+            limit = self.policy.rate_limited_attempts or 2 * self.policy.attempts
+        if call.sent >= limit:
             return False
         delay = self.policy.delay(call.sent - 1, retry_after)
         if time.monotonic() + delay >= deadline:
