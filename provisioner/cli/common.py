@@ -47,7 +47,7 @@ def target_options(command: F) -> F:
             ),
             click.option(
                 "--concurrency",
-                default=16,
+                default=24,
                 show_default=True,
                 type=click.IntRange(1, 32),
                 help="Requests in flight at once.",
