@@ -14,10 +14,11 @@ from provisioner.emulator import EmulatorApp
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.manifest import LoadedManifest
 from provisioner.manifest.checks import load_and_check
+from provisioner.plan.labels import label_plan
 from provisioner.plan.model import AudienceChanges, FlowChange, Plan, PlanTarget, Summary
 from provisioner.platform.audiences import SEGMENTATION_PATH, AudienceReader
 from provisioner.platform.client import PlatformClient, RetryPolicy
-from provisioner.state.audiences import AudienceResolution, label_plan, resolve_audiences
+from provisioner.state.audiences import AudienceResolution, resolve_audiences
 from tests.emulator_support import platform_target
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002)

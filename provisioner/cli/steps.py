@@ -14,13 +14,14 @@ from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolve_secrets
 from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.plan.build import Safety, make_plan
+from provisioner.plan.labels import label_plan
 from provisioner.plan.model import Plan, PlanTarget
 from provisioner.platform.audiences import AudienceReader
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.redact import REDACTOR
 from provisioner.platform.target import Target
 from provisioner.render.safe import for_terminal
-from provisioner.state.audiences import label_plan, resolve_audiences
+from provisioner.state.audiences import resolve_audiences
 from provisioner.state.desired import desired_state
 from provisioner.state.live import read_live
 from provisioner.state.managed import ManagedState, managed_state

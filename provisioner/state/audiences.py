@@ -21,7 +21,6 @@ from typing import Protocol
 
 from provisioner.manifest import LoadedManifest, Problem
 from provisioner.manifest.audiences import AudienceRef, audience_refs
-from provisioner.plan.model import FlowChange, Plan
 from provisioner.platform.audiences import AudiencesUnavailable, NameMatches, PlatformAudience
 
 
@@ -228,16 +227,3 @@ def _problem(entry: _Entry, severity: str, message: str, key: str | None) -> Pro
     if key is not None and is_object:
         return entry.loaded.problem(severity, message, "audiences", index, key)
     return entry.loaded.problem(severity, message, "audiences", index)
-
-
-def label_plan(plan: Plan, names_by_id: Mapping[str, str]) -> None:
-    """Fill the plan's audience names from the platform where the manifest gives none, so
-    every audience shows with its name and id."""
-    for change in plan.changes:
-        if not isinstance(change, FlowChange) or change.audiences is None:
-            continue
-        shown = [*change.audiences.add, *change.audiences.remove, *change.audiences.update]
-        for audience_id in shown:
-            name = names_by_id.get(audience_id.lower())
-            if name and not change.audience_names.get(audience_id):
-                change.audience_names[audience_id] = name
