@@ -125,8 +125,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    if debug:
-        _log_to_stderr()
+    _log_to_stderr(debug)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -141,11 +140,19 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def _log_to_stderr() -> None:
-    """Debug logs on stderr, every line passed through the secret redactor first."""
+def _log_to_stderr(debug: bool) -> None:
+    """Debug logs on stderr with --debug, every line passed through the secret redactor
+    first; without it, none (a run in the same process as an earlier --debug one, as under
+    a test runner, gets no debug lines)."""
     logger = logging.getLogger("provisioner")
+    ours = [h for h in logger.handlers if isinstance(h, _StderrHandler)]
+    if not debug:
+        logger.setLevel(logging.NOTSET)
+        for handler in ours:
+            logger.removeHandler(handler)
+        return
     logger.setLevel(logging.DEBUG)
-    if any(isinstance(h, _StderrHandler) for h in logger.handlers):
+    if ours:
         return
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
