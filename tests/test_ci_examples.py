@@ -119,3 +119,10 @@ def test_the_pre_commit_hook(tmp_path: Path) -> None:
     assert "destinations/bad-region.yaml:5:11: error: " in failed.stdout, failed.stdout
     # Both files reached one run: the valid one was read and raised nothing.
     assert "1 manifest(s) in 2 file(s): 1 error(s)" in failed.stdout, failed.stdout
+
+
+@pytest.mark.parametrize("name", ["github-workflow.yml", ".gitlab-ci.yml"])
+def test_the_readme_shows_exactly_the_tested_pipeline_files(name: str) -> None:
+    root = Path(__file__).resolve().parent.parent
+    shown = (root / "README.md").read_text(encoding="utf-8")
+    assert (root / "examples" / "ci" / name).read_text(encoding="utf-8") in shown
