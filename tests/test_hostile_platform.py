@@ -176,7 +176,8 @@ def test_a_trailing_newline_on_a_token_is_stripped(server: HostileServer, tmp_pa
     assert result.code == 0, result.err
     assert "sandbox dev" in result.out and "to create" in result.out
     assert server.requests["ims-spare"] == 0  # the given token was used as it is
-    assert server.requests["fine"] == 4  # the four list calls of a plan
+    # the list calls of a plan: dataflows and targets per destination type, accounts, source
+    assert server.requests["fine"] == 6
 
 
 @pytest.mark.parametrize("value", ["false", "0", "", "FALSE"])
