@@ -109,14 +109,17 @@ def served() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def sweeps(served: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Sweep]:
+    # Made here, not in the threads: pytest's temporary root is not safe to make from two.
+    folders = {name: tmp_path_factory.mktemp(name) for name in ("embedded", "served")}
+
     def embedded() -> Sweep:
-        folder = tmp_path_factory.mktemp("embedded")
+        folder = folders["embedded"]
         # Set, but naming no platform: --emulator is what chooses the target.
         env = base_env(folder) | {"AEP_CLIENT_SECRET": CLIENT_SECRET}
         return sweep(folder, env, ("--emulator",))
 
     def over_http() -> Sweep:
-        folder = tmp_path_factory.mktemp("served")
+        folder = folders["served"]
         env = base_env(folder) | {
             "AEP_PLATFORM_URL": served,
             "AEP_IMS_URL": served,

@@ -137,8 +137,12 @@ def server() -> Iterator[HostileServer]:
 def results(server: HostileServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
     """Every case run at once, each in its own folder with one manifest."""
 
+    # Folders are made here, not in the threads: pytest's temporary root is made on first use
+    # and is not safe to make from several threads at once.
+    folders = {name: tmp_path_factory.mktemp("hostile") for name in CASES}
+
     def run(name: str) -> Result:
-        folder = tmp_path_factory.mktemp("hostile")
+        folder = folders[name]
         (folder / "manifests").mkdir()
         (folder / "manifests" / "orders.yaml").write_text(kinesis("orders"), encoding="utf-8")
         case = CASES[name]
