@@ -1,7 +1,7 @@
 """Keyed, order-insensitive diffs, and the JSON Patch that turns live into desired.
 
-The only module that imports deepdiff. Audiences are keyed by id and attributes by path,
-so reordering a manifest changes nothing. The patch is computed against the live arrays:
+Audiences are keyed by id and attributes by path, so reordering a manifest changes
+nothing. The patch is computed against the live arrays:
 whole-selector replaces first (they move nothing), then removes in descending index order
 (each leaves the indices below it in place, so the ops are right whether the platform
 applies them one after another, as RFC 6902 says, or against the original array), then
@@ -41,34 +41,24 @@ class KeyedDiff:
 def keyed_diff(
     before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]
 ) -> KeyedDiff:
-    """What was added, removed, and changed (field by field) between two keyed mappings."""
+    """What was added, removed, and changed (field by field) between two keyed mappings,
+    each in its mapping's own order (the manifest's, the live array's).
+
+    Written out rather than handed to a general differ: the shapes are flat (a key, then a
+    few named fields), and a plan of 1,000 changed dataflows made 2,000 general diffs, three
+    seconds of CPU for what two set differences and a field loop say exactly."""
     result = KeyedDiff()
     if before == after:  # the common case (a drift check with no drift), and a cheap one
         return result
-    # Imported here: deepdiff costs a third of a second to import (more beside pandas), which
-    # every command would pay at start-up, and a plan with nothing to change never needs it.
-    from deepdiff import DeepDiff
-
-    # threshold 0: always diff key by key, never report a whole mapping as one change.
-    tree = DeepDiff(
-        dict(before), dict(after), view="tree", verbose_level=2, threshold_to_diff_deeper=0
-    )
-    for report, items in tree.items():
-        for item in items:
-            path = item.path(output_format="list")
-            if report == "dictionary_item_added" and len(path) == 1:
-                result.added.append(str(path[0]))
-            elif report == "dictionary_item_removed" and len(path) == 1:
-                result.removed.append(str(path[0]))
-            else:
-                key, name = str(path[0]), str(path[1])
-                old = before[key].get(name) if key in before else None
-                new = after[key].get(name) if key in after else None
-                result.changed.setdefault(key, {})[name] = (old, new)
-    # Keep the mappings' own order (the manifest's, the live array's), not deepdiff's.
-    order_after, order_before = list(after), list(before)
-    result.added.sort(key=order_after.index)
-    result.removed.sort(key=order_before.index)
+    result.added = [key for key in after if key not in before]
+    result.removed = [key for key in before if key not in after]
+    for key, new in after.items():
+        old = before.get(key)
+        if old is None or old == new:
+            continue
+        for name in dict.fromkeys([*old, *new]):
+            if old.get(name) != new.get(name):
+                result.changed.setdefault(key, {})[name] = (old.get(name), new.get(name))
     return result
 
 

@@ -89,8 +89,13 @@ class RetryPolicy:
     max_elapsed: float = 120.0  # the default deadline of one request, retries included
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
-        return max(backoff, retry_after or 0.0)
+        """The platform's `Retry-After` when it gives one (with a tenth of jitter, so that
+        requests it held together do not come back together); else exponential backoff
+        with full jitter. A platform that says when is believed: backing off further on
+        each of a burst of 429s left some requests waiting many times what was asked."""
+        if retry_after is not None:
+            return retry_after * random.uniform(1.0, 1.1)
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
 DEFAULT_POLICY = RetryPolicy()
