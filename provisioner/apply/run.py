@@ -41,7 +41,7 @@ from provisioner.state.marker import project_of, read_marker
 
 Resource = dict[str, Any]
 log = logging.getLogger("provisioner.apply")
-UNITS_PER_REQUEST_SLOT = 4
+UNITS_PER_REQUEST_SLOT = 8
 _KINDS = {"flow": "flows", "target": "targetConnections", "account": "connections"}
 _PARTS = ("flow", "target")  # what a dataflow is made of (its account may be shared)
 
@@ -134,12 +134,13 @@ class Applier:
 
     def _each(self, units: list[tuple[str, Callable[[], list[str]]]]) -> None:
         """Run the units, several times `concurrency` at once: the client's limiter bounds
-        the requests in flight, and a unit waiting out a Retry-After holds no request."""
+        the requests in flight, and a unit waiting out a Retry-After holds no request (in a
+        storm of 429s most units are waiting, so the more there are, the sooner it is done)."""
         if len(units) == 1:
             self._unit(*units[0])
         elif units:
             slots = self.client.concurrency  # --concurrency 1: strictly one thing at a time
-            workers = 1 if slots == 1 else min(len(units), UNITS_PER_REQUEST_SLOT * slots, 64)
+            workers = 1 if slots == 1 else min(len(units), UNITS_PER_REQUEST_SLOT * slots, 160)
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(lambda unit: self._unit(*unit), units))
 

@@ -103,7 +103,9 @@ class AudienceReader:
         chunks = [unique[i : i + BULK_LIMIT] for i in range(0, len(unique), BULK_LIMIT)]
         if len(chunks) <= 1:
             return self._bulk_get(chunks[0]) if chunks else {}
-        with ThreadPoolExecutor(max_workers=min(self.client.concurrency, len(chunks))) as pool:
+        # All at once: the client's limiter bounds the requests in flight, and a read that
+        # waits out a Retry-After holds none of them up.
+        with ThreadPoolExecutor(max_workers=min(len(chunks), 64)) as pool:
             return {i: a for found in pool.map(self._bulk_get, chunks) for i, a in found.items()}
 
     def by_names(self, names: Iterable[str]) -> NameMatches:
