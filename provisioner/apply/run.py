@@ -31,7 +31,7 @@ from provisioner.apply.requests import (
 )
 from provisioner.apply.settle import Undocumented, settle
 from provisioner.errors import ProvisionerError
-from provisioner.plan.model import AccountChange, AnyChange, Plan, SourceChange
+from provisioner.plan.model import AccountChange, AnyChange, Plan, SourceChange, unit_of
 from provisioner.plan.specs import account_from_spec
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.ids import PROFILE_SPEC_ID
@@ -66,13 +66,6 @@ class ApplyReport:
     @property
     def applied(self) -> list[Result]:
         return [r for r in self.results if r.ok]
-
-
-def unit_of(change: AnyChange) -> str:
-    """What a change belongs to, as reported: one dataflow, one account, the source."""
-    if change.type == "source":
-        return "profile source"
-    return f"account {change.name}" if change.type == "account" else f"dataflow {change.name}"
 
 
 class Applier:

@@ -11,14 +11,14 @@ from typing import Any, TypeVar
 
 import click
 
-from provisioner.apply.run import Applier, ApplyReport, unit_of
+from provisioner.apply.run import Applier, ApplyReport
 from provisioner.cli.context import RunContext
 from provisioner.cli.progress import Progress
 from provisioner.cli.progress import wanted as progress_wanted
 from provisioner.cli.steps import InvalidManifests, load_manifests
 from provisioner.errors import ProvisionerError
 from provisioner.manifest import LoadedManifest
-from provisioner.plan.model import Plan
+from provisioner.plan.model import Plan, unit_of
 from provisioner.platform.client import PlatformClient
 from provisioner.render.safe import for_message, for_terminal
 from provisioner.state.managed import ManagedState

@@ -58,8 +58,13 @@ def _renamed(flow: DesiredFlow, unclaimed: dict[str, LiveFlow]) -> LiveFlow | No
 
 
 def _by_live_name_in(unclaimed: dict[str, LiveFlow]) -> Callable[[str], LiveFlow | None]:
+    # Indexed once (oldest first wins): a scan per manifest is quadratic on a fleet.
+    by_name: dict[str, list[LiveFlow]] = {}
+    for live in unclaimed.values():
+        by_name.setdefault(str(live.flow.get("name", "")), []).append(live)
+
     def find(name: str) -> LiveFlow | None:
-        return next((f for f in unclaimed.values() if f.flow.get("name") == name), None)
+        return next((f for f in by_name.get(name, []) if f.key in unclaimed), None)
 
     return find
 

@@ -13,7 +13,14 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from provisioner import __version__
 
@@ -24,7 +31,6 @@ WarningKind = Literal[
     "destructive", "credentials", "drift", "duplicate", "duplicate-export", "threshold"
 ]
 ACTIONS: tuple[Action, ...] = ("create", "update", "replace", "delete")
-RESOURCE_TYPES: tuple[ResourceType, ...] = ("source", "account", "target", "flow")
 SENSITIVE = "(sensitive)"
 FieldValue = str | bool | int | None
 Params = dict[str, str]
@@ -263,6 +269,7 @@ class Plan(Model):
     signature: str | None = Field(
         default=None, description="HMAC-SHA256 of the rest, keyed by PROVISIONER_PLAN_KEY."
     )
+    _made_index: dict[tuple[str, str], AnyChange] | None = PrivateAttr(default=None)
 
     @property
     def has_changes(self) -> bool:
@@ -278,25 +285,23 @@ class Plan(Model):
 
     def flow_change(self, name: str) -> FlowChange | None:
         """The create, update or replace of a dataflow's flow, if planned."""
-        return next(
-            (
-                c
-                for c in self.changes
-                if isinstance(c, FlowChange) and c.name == name and c.action != "delete"
-            ),
-            None,
-        )
+        found = self._made().get(("flow", name))
+        return found if isinstance(found, FlowChange) else None
 
     def target_change(self, name: str) -> TargetChange | None:
         """The create, update or replace of a dataflow's target connection, if planned."""
-        return next(
-            (
-                c
-                for c in self.changes
-                if isinstance(c, TargetChange) and c.name == name and c.action != "delete"
-            ),
-            None,
-        )
+        found = self._made().get(("target", name))
+        return found if isinstance(found, TargetChange) else None
+
+    def _made(self) -> dict[tuple[str, str], AnyChange]:
+        # Built once: apply asks for every dataflow's changes, and a scan each time made
+        # that quadratic in the size of the plan.
+        if self._made_index is None:
+            self._made_index = {}
+            for change in self.changes:
+                if change.action != "delete":
+                    self._made_index.setdefault((change.type, change.name), change)
+        return self._made_index
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -323,6 +328,14 @@ def content_signature(plan: Plan, key: bytes) -> str:
 
     digest = hmac.new(key, _canonical(plan, {"signature"}), hashlib.sha256).hexdigest()
     return "hmac-sha256:" + digest
+
+
+def unit_of(change: AnyChange) -> str:
+    """What a change belongs to, as apply reports and refuses it: one dataflow (its flow and
+    target connection), one account, or the sandbox's profile source."""
+    if change.type == "source":
+        return "profile source"
+    return f"account {change.name}" if change.type == "account" else f"dataflow {change.name}"
 
 
 def summarize(changes: list[AnyChange], unchanged: int) -> Summary:

@@ -25,12 +25,12 @@ from pydantic import ValidationError
 
 from provisioner.errors import ProvisionerError
 from provisioner.plan.model import (
-    AnyChange,
     FlowChange,
     Plan,
     TargetChange,
     content_checksum,
     content_signature,
+    unit_of,
 )
 
 PLAN_KEY_VARIABLE = "PROVISIONER_PLAN_KEY"
@@ -104,13 +104,6 @@ def check_same_run(saved: Plan, fresh: Plan) -> None:
 def _where(plan: Plan) -> str:
     t = plan.target
     return f"{t.url} (org {t.org}, sandbox {t.sandbox})"
-
-
-def unit_of(change: AnyChange) -> str:
-    """What a change belongs to, as apply reports it."""
-    if change.type == "source":
-        return "profile source"
-    return f"account {change.name}" if change.type == "account" else f"dataflow {change.name}"
 
 
 def refusals(saved: Plan, fresh: Plan) -> dict[str, str]:
