@@ -176,3 +176,25 @@ def test_a_spare_profile_source_is_shown_and_removed_with_its_base(workspace: Wo
     assert base["id"] not in {c["id"] for c in ws.resources("connections")}
     one_of_each(ws)
     assert ws.plan("--detailed-exitcode").code == 0
+
+
+def test_a_duplicate_its_own_apply_deleted_first_is_not_a_failure(workspace: Workspace) -> None:
+    """Two applies racing: one deletes its own extra copy while the other, which planned
+    that copy's delete, is about to send it. Gone is what both wanted."""
+    ws = workspace
+    write_fleet(ws)
+    assert ws.apply().code == 0
+    copy = seed_copy(ws, "flow-2")
+    caller = Caller(DEFAULT_CLIENT_ID, DEFAULT_ORG, "prod")
+
+    def the_owner_deletes_it_first(number: int, method: str, path: str) -> None:
+        if method == "DELETE" and path.endswith(copy["id"]):
+            ws.emulator.resources.delete("flows", caller, copy["id"])
+
+    ws.emulator.observers.append(the_owner_deletes_it_first)
+    result = ws.apply()
+    ws.emulator.observers.clear()
+    assert result.code == 0, result.err
+    assert "error:" not in result.err and "0 failed" in result.out
+    one_of_each(ws)
+    converged(ws)

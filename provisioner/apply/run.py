@@ -34,6 +34,7 @@ from provisioner.errors import ProvisionerError
 from provisioner.plan.model import AccountChange, AnyChange, Plan, SourceChange, unit_of
 from provisioner.plan.specs import account_from_spec
 from provisioner.platform.client import PlatformClient
+from provisioner.platform.failures import ApiCallError
 from provisioner.platform.ids import PROFILE_SPEC_ID
 from provisioner.state.desired import DesiredAccount, resolve_account_secrets
 from provisioner.state.managed import ManagedState
@@ -304,9 +305,16 @@ class Applier:
         return done
 
     def _delete(self, change: AnyChange) -> list[str]:
-        self.client.delete(
-            _KINDS[change.type], change.id or "", f"delete {change.type} {change.name}"
-        )
+        try:
+            self.client.delete(
+                _KINDS[change.type], change.id or "", f"delete {change.type} {change.name}"
+            )
+        except ApiCallError as error:
+            # A duplicate is deleted by the apply that made it too, when applies race: gone
+            # is what was wanted. Anything else gone since the plan stays an error.
+            if not (change.duplicate and error.status == 404):
+                raise
+            return [f"the duplicate {change.type} was deleted already"]
         return [f"deleted the {change.type}" + (" (a duplicate)" if change.duplicate else "")]
 
     def _delete_source(self, change: SourceChange) -> list[str]:
