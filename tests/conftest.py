@@ -88,6 +88,23 @@ def strict_workspace_known_conflicts(
 
 
 @pytest.fixture
+def writerless_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
+    """As workspace, against a platform whose objects do not say which client last wrote
+    them (no createdClient or updatedClient); requests are in `workspace.log`."""
+    app = EmulatorApp(config=EmulatorConfig(record_clients=False))
+    yield from _logged_workspace(tmp_path, app, monkeypatch)
+
+
+@pytest.fixture
+def strict_writerless_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
+    """As strict_workspace, on a platform whose objects do not say who last wrote them."""
+    app = EmulatorApp(config=EmulatorConfig(strict=True, record_clients=False))
+    yield from _logged_workspace(tmp_path, app, monkeypatch)
+
+
+@pytest.fixture
 def recorded_workspace(
     tmp_path: Path, emulator: EmulatorApp, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Workspace]:

@@ -174,8 +174,8 @@ class Live:
         self.state.flows[flow["id"]] = flow
         return flow, target
 
-    def managed(self, project: str = DEFAULT_PROJECT) -> ManagedState:
-        return managed_state(self.state, project)
+    def managed(self, project: str = DEFAULT_PROJECT, client: str | None = None) -> ManagedState:
+        return managed_state(self.state, project, client)
 
 
 def desired_flow(
@@ -226,11 +226,13 @@ def plan(
     prune: bool = False,
     only: Iterable[str] = (),
     safety: Safety | None = None,
+    client: str | None = None,
 ) -> Plan:
     only = list(only)
     if only:
         wanted.flows = {k: v for k, v in wanted.flows.items() if k in only}
-    return make_plan(wanted, live.managed(project), target_of(project), prune, only, safety)
+    managed = live.managed(project, client)
+    return make_plan(wanted, managed, target_of(project), prune, only, safety)
 
 
 def actions(found: Plan) -> list[tuple[str, str, str]]:

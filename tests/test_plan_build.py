@@ -190,6 +190,57 @@ def test_a_target_edited_outside_is_drift() -> None:
     assert update.drift and update.action == "update"
 
 
+# Who last wrote a flow and its target, as the platform records it (`updatedClient`),
+# decides where the digest recorded at apply no longer matches.
+ME, UI = "provisioner-ci", "exc_app"
+
+
+def _written_by(flow_writer: str, target_writer: str, applied: bool = True) -> Live:
+    live = Live()
+    flow, target = live.chain("orders", audiences=[A], applied=applied)
+    flow["description"] = "changed since the digest was recorded"
+    flow["updatedClient"], target["updatedClient"] = flow_writer, target_writer
+    return live
+
+
+@pytest.mark.parametrize(
+    ("flow_writer", "target_writer", "applied", "client", "expected"),
+    [
+        (ME, ME, True, ME, False),  # this tool wrote both last: a stale digest is no drift
+        (ME, ME, False, ME, False),
+        (UI, ME, True, ME, True),  # edited in the UI
+        (UI, ME, False, ME, True),  # even with no digest ever recorded
+        (ME, UI, True, ME, True),  # its target edited in the UI
+        ("another-client", ME, True, ME, True),
+        (UI, UI, True, None, True),  # this run's client unknown: the digest decides
+        (ME, ME, True, None, True),
+        (UI, UI, False, None, False),
+    ],
+)
+def test_the_last_writer_the_platform_records_decides_drift(
+    flow_writer: str, target_writer: str, applied: bool, client: str | None, expected: bool
+) -> None:
+    live = _written_by(flow_writer, target_writer, applied)
+    found = plan(desired(desired_flow("orders", audiences=[A])), live, client=client)
+    assert change(found, "flow", "orders").drift is expected
+    assert ("drift" in [w.kind for w in found.warnings]) is expected
+
+
+def test_a_digest_that_still_matches_is_never_drift() -> None:
+    live = Live()
+    flow, target = live.chain("orders", audiences=[A])
+    flow["updatedClient"] = target["updatedClient"] = UI  # an edit in the UI, since undone
+    found = plan(desired(desired_flow("orders", audiences=[A, B])), live, client=ME)
+    assert not change(found, "flow", "orders").drift
+
+
+def test_a_writer_missing_on_either_object_leaves_it_to_the_digest() -> None:
+    live = _written_by(ME, ME)
+    del next(iter(live.state.targets.values()))["updatedClient"]
+    found = plan(desired(desired_flow("orders", audiences=[A])), live, client=ME)
+    assert change(found, "flow", "orders").drift
+
+
 # thresholds --------------------------------------------------------------------------
 
 

@@ -128,7 +128,7 @@ def test_keyed_update_sends_exactly_the_needed_ops(workspace: Workspace) -> None
         assert line in text
     patches_before = ws.emulator.requests["PATCH"]
     assert ws.apply().code == 0
-    assert ws.emulator.requests["PATCH"] - patches_before == 2  # the flow's, the record's
+    assert ws.emulator.requests["PATCH"] - patches_before == 1  # the flow's alone
     flow = ws.flow("orders")
     assert [s["value"]["id"] for s in selectors(flow, "segmentSelectors")] == [A, C, E]
     converged(ws)
@@ -162,6 +162,58 @@ def test_drift_is_shown_and_put_back(workspace: Workspace) -> None:
     ws.apply()
     converged(ws)
     assert ws.plan("--format", "json").json["changes"] == []
+
+
+def _edit_in_the_ui(ws: Workspace, name: str) -> None:
+    ws.emulator.resources.outside_edit(
+        "flows",
+        "prod",
+        ws.flow(name)["id"],
+        [{"op": "replace", "path": "/description", "value": "UI"}],
+    )
+
+
+def _drift(ws: Workspace) -> list[bool]:
+    return [c["drift"] for c in ws.plan("--format", "json").json["changes"]]
+
+
+def test_an_update_writes_the_flow_alone_and_drift_is_still_told(workspace: Workspace) -> None:
+    """The platform records who last wrote each object (`updatedClient`): that tells a later
+    plan what the tool did, so an update writes nothing but its one PATCH."""
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    assert ws.apply().code == 0
+    ws.write("orders.yaml", kinesis("orders", [A, B]))
+    patches, target_etag = ws.emulator.requests["PATCH"], ws.resources("targetConnections")[0]
+    assert ws.apply().code == 0
+    assert ws.emulator.requests["PATCH"] - patches == 1
+    assert ws.resources("targetConnections")[0]["etag"] == target_etag["etag"]
+    ws.write("orders.yaml", kinesis("orders", [A, B, C]))
+    assert _drift(ws) == [False]  # a manifest change, not one made outside
+    _edit_in_the_ui(ws, "orders")
+    assert _drift(ws) == [True]
+    assert ws.apply().code == 0
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    assert _drift(ws) == [False]
+
+
+def test_without_the_platforms_record_of_writers_a_digest_is_recorded(
+    writerless_workspace: Workspace,
+) -> None:
+    """A platform whose objects do not carry `updatedClient`: apply records a digest of what
+    it applied on the target connection (one more write), and drift is told by it."""
+    ws = writerless_workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    assert ws.apply().code == 0
+    ws.write("orders.yaml", kinesis("orders", [A, B]))
+    patches = ws.emulator.requests["PATCH"]
+    assert ws.apply().code == 0
+    assert ws.emulator.requests["PATCH"] - patches == 2  # the flow, and the digest
+    assert "applied=" in ws.resources("targetConnections")[0]["description"]
+    ws.write("orders.yaml", kinesis("orders", [A, B, C]))
+    assert _drift(ws) == [False]
+    _edit_in_the_ui(ws, "orders")
+    assert _drift(ws) == [True]
 
 
 def test_a_flow_renamed_in_the_ui_is_renamed_back_not_duplicated(workspace: Workspace) -> None:

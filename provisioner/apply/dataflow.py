@@ -1,8 +1,7 @@
 """Converging one dataflow: its target connection, the flow, its activation and state.
 
-Requests: an update of a dataflow whose target is unchanged costs three (PATCH the flow,
-GET it back, record the applied digest); nothing else is read, since the plan's read
-already holds the target.
+Requests: an update of a dataflow whose target is unchanged costs two (PATCH the flow, GET
+it back); nothing else is read, since the plan's read already holds the target.
 
 Order keeps a dataflow that must be disabled from ever exporting: the platform creates a
 dataflow enabled, so it is disabled before any audience is activated on it, and a live
@@ -11,9 +10,11 @@ is enabled after it). A re-run after a failure at any point does the same.
 
 Then the proof: the dataflow is read back until it equals what was asked (a write may
 land a moment later). A write whose reply was lost is settled by that read-back instead
-of failing the dataflow outright. Last, a digest of what was applied is recorded on the
-target connection: how a later plan tells drift from a manifest change. No document
-shows that write, so it is best effort (see `Undocumented`).
+of failing the dataflow outright. A later plan tells drift from a manifest change by the
+platform's record of who last wrote the flow and its target (`updatedClient`); only where
+that record cannot tell (the field missing, the client unknown, a target another apply
+made) is a digest of what was applied written on the target connection. No document shows
+that write, so it is best effort (see `Undocumented`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from provisioner import destinations
 from provisioner.apply.requests import applied_marker, flow_body, target_body
 from provisioner.apply.settle import Undocumented, settle
 from provisioner.errors import PlatformError, ProvisionerError
-from provisioner.plan.diff import diff_flow, digest_of
+from provisioner.plan.diff import diff_flow, digest_of, written_last_by
 from provisioner.plan.model import FlowChange, Plan, TargetChange, patch_json
 from provisioner.plan.specs import flow_from_spec
 from provisioner.platform.client import PlatformClient
@@ -54,6 +55,7 @@ class _Target:
     params: dict[str, Any]
     description: str
     checked: bool  # its params are known to be as wanted (unchanged, or read back)
+    ours: bool = False  # the platform records this run's client as its last writer
 
 
 class DataflowConverger:
@@ -102,7 +104,7 @@ class DataflowConverger:
                     f"the target connection of {name} is gone from the platform since the "
                     "plan; run plan again"
                 )
-            return _known(found)
+            return _known(found, self.client.target.client_id)
         if change.action == "update":
             etag = None
             with _settled_by_read_back():
@@ -117,7 +119,9 @@ class DataflowConverger:
             params = change.patch[0].as_json().get("value") if change.patch else {}
             live = self.managed.flows.get(name)
             old = live.target if live else self.managed.idle_targets.get(name, {})
-            return _Target(change.id or "", etag, params or {}, old.get("description", ""), False)
+            return _Target(
+                change.id or "", etag, params or {}, old.get("description", ""), False, True
+            )
         return self._create_target(name, change, done)
 
     def _create_target(self, name: str, change: TargetChange, done: list[str]) -> _Target:
@@ -138,7 +142,9 @@ class DataflowConverger:
         done.append("created the target connection")
         if kept is not None:  # another apply made one first: use it, ours is gone
             return _Target(kept["id"], kept.get("etag"), kept.get("params") or {}, "", False)
-        return _Target(created.id, created.etag, change.spec.params, body["description"], False)
+        return _Target(
+            created.id, created.etag, change.spec.params, body["description"], False, True
+        )
 
     def _find_targets(self, name: str, spec_id: str) -> Callable[[], list[Resource]]:
         def find() -> list[Resource]:
@@ -292,10 +298,15 @@ class DataflowConverger:
         return [] if target.params == wanted else ["the target connection's params differ"]
 
     def _record(self, name: str, flow: Resource, target: _Target) -> None:
-        """The applied digest (and the marker's current key) on the target connection."""
+        """The applied digest (and the marker's current key) on the target connection, when
+        the platform's own record does not already tell a later plan that this tool made
+        the dataflow as it is (see `drifted`): in the common case, no write at all."""
         digest = digest_of(flow, {"params": target.params})
         fields = read_marker({"description": target.description}) or {}
-        if fields.get("applied") == digest and fields.get("dataflow") == name:
+        if fields.get("dataflow") == name and (
+            fields.get("applied") == digest
+            or (target.ours and written_last_by(self.client.target.client_id, flow))
+        ):
             return
         if not target.etag or not self.undocumented.allowed("record"):
             return
@@ -314,13 +325,14 @@ class DataflowConverger:
         return applied_marker(name, digest, self.project)
 
 
-def _known(target: Resource) -> _Target:
+def _known(target: Resource, client: str) -> _Target:
     return _Target(
         str(target["id"]),
         target.get("etag"),
         target.get("params") or {},
         str(target.get("description") or ""),
         True,
+        written_last_by(client, target) is True,
     )
 
 

@@ -102,7 +102,7 @@ def plan_target(target: Target, scope: Scope | None = None) -> PlanTarget:
 
 
 def read_managed(client: PlatformClient, project: str = DEFAULT_PROJECT) -> ManagedState:
-    return managed_state(read_live(client), project)
+    return managed_state(read_live(client), project, client.target.client_id)
 
 
 def show_problem(problem: Problem) -> None:

@@ -76,6 +76,9 @@ class EmulatorConfig:
     # Writes accepted in strict mode beyond the documented ones: to try a client against a
     # platform that turns out to accept one of them.
     also_accept: tuple[Write, ...] = ()
+    # Objects carry createdClient and updatedClient, as the OpenAPI documents say (False: a
+    # platform that leaves them out, for clients that must not depend on them).
+    record_clients: bool = True
 
 
 @dataclass
@@ -147,7 +150,7 @@ class EmulatorApp:
         self.store = store or Store()
         self.config = config or EmulatorConfig()
         self.faults = faults or Faults()
-        self.resources = Resources(self.store)
+        self.resources = Resources(self.store, self.config.record_clients)
         self.audiences = Audiences(self.store)
         self.requests: Counter[str] = Counter()
         self.in_flight = InFlight()

@@ -60,8 +60,9 @@ def sandbox_id(name: str) -> str:
 
 
 class Resources:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, record_clients: bool = True) -> None:
         self.store = store
+        self.record_clients = record_clients
 
     # reads ---------------------------------------------------------------------------
 
@@ -157,7 +158,6 @@ class Resources:
         fields: dict[str, Any] = {
             "updatedAt": now,
             "updatedBy": f"{caller.client_id}@AdobeID",
-            "updatedClient": caller.client_id,
             "etag": etag,
             "version": etag,
         }
@@ -165,11 +165,14 @@ class Resources:
             fields.update(
                 createdAt=now,
                 createdBy=f"{caller.client_id}@AdobeID",
-                createdClient=caller.client_id,
                 sandboxId=sandbox_id(caller.sandbox),
                 sandboxName=caller.sandbox,
                 imsOrgId=caller.org,
             )
+        if self.record_clients:
+            fields["updatedClient"] = caller.client_id
+            if created:
+                fields["createdClient"] = caller.client_id
         return fields
 
     def _derive(self, kind: str, sandbox: str, resource: Resource, now: int) -> None:

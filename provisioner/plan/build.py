@@ -10,7 +10,7 @@ from provisioner.plan.accounts import plan_account, seen, type_of
 from provisioner.plan.diff import (
     FlowDiff,
     diff_flow,
-    digest_of,
+    drifted,
     live_attributes,
     live_audiences,
 )
@@ -237,7 +237,7 @@ def _plan_target_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> N
             **seen(live.target),
             fields=fields,
             source=flow.source,
-            drift=_drifted(live),
+            drift=_drifted(work, live),
             patch=[PatchOp(op="replace", path="/params", value=flow.target_params)],
         )
     )
@@ -248,10 +248,10 @@ def _plan_flow_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> Non
     if diff.empty:
         work.unchanged += 1
         return
-    work.changes.append(_flow_update(live, flow, diff))
+    work.changes.append(_flow_update(live, flow, diff, _drifted(work, live)))
 
 
-def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> FlowChange:
+def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff, drift: bool) -> FlowChange:
     fields = [
         FieldChange(path=k, before=_field_value(b), after=_field_value(a))
         for k, (b, a) in diff.fields.items()
@@ -281,7 +281,7 @@ def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> FlowChang
         audience_names=_audience_names(flow, live.flow),
         live_audiences=_live_audiences_patched(live.flow, patch),
         live_attributes=_live_attributes_patched(live.flow, patch),
-        drift=_drifted(live),
+        drift=drift,
         destructive=heavy,
         reason=f"removes {removed} of its {live_count} audiences" if heavy else "",
     )
@@ -345,8 +345,8 @@ def _field_value(value: Any) -> FieldValue:
     return str(value)
 
 
-def _drifted(live: LiveFlow) -> bool:
-    return bool(live.applied) and live.applied != digest_of(live.flow, live.target)
+def _drifted(work: _Planning, live: LiveFlow) -> bool:
+    return drifted(live.flow, live.target, live.applied, work.managed.client)
 
 
 def _param_fields(target: Resource, wanted: dict[str, str]) -> list[FieldChange]:

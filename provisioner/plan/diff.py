@@ -230,3 +230,31 @@ def digest_of(flow: Resource, target: Resource) -> str:
         "params": target.get("params") or {},
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def written_last_by(client: str | None, *resources: Resource) -> bool | None:
+    """Whether the platform records `client` as the last to write every one of `resources`.
+
+    Every Flow Service object carries `updatedClient`: the IMS client that last changed it
+    (`exc_app` for the Experience Platform UI). None where that cannot be told: the client
+    is not known (a bare access token), or an object does not carry the field.
+    """
+    writers = [r.get("updatedClient") for r in resources]
+    if not client or any(not isinstance(w, str) or not w for w in writers):
+        return None
+    return all(w == client for w in writers)
+
+
+def drifted(flow: Resource, target: Resource, applied: str, client: str | None) -> bool:
+    """Changed outside this tool since it last applied the dataflow.
+
+    As recorded (`applied`, the digest written at apply) is never drift. Otherwise the
+    platform's own record of the last writer decides, so an apply need not write a digest
+    of its own; where the platform does not say, a digest that no longer matches does.
+    """
+    if applied and applied == digest_of(flow, target):
+        return False
+    ours = written_last_by(client, flow, target)
+    if ours is not None:
+        return not ours
+    return bool(applied)

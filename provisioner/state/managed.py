@@ -65,15 +65,20 @@ class ManagedState(Owned):
     others: dict[str, Owned] = field(default_factory=dict)  # other projects', by project
     duplicates: list[Duplicate] = field(default_factory=list)
     taken_over: set[str] = field(default_factory=set)  # account keys moving to this project
+    # The IMS client this run writes as: the platform records it as `updatedClient` on
+    # what it writes (None when not known, as with a bare access token).
+    client: str | None = None
 
     def flow_by_id(self, flow_id: str) -> LiveFlow | None:
         return next((f for f in self.flows.values() if f.flow.get("id") == flow_id), None)
 
 
-def managed_state(live: LiveState, project: str = DEFAULT_PROJECT) -> ManagedState:
+def managed_state(
+    live: LiveState, project: str = DEFAULT_PROJECT, client: str | None = None
+) -> ManagedState:
     projects: dict[str, Owned] = {}
     duplicates: list[Duplicate] = []
-    state = ManagedState(project=project)
+    state = ManagedState(project=project, client=client)
     accounts = _accounts(live.connections.values(), projects)
     for resource in oldest_first(live.connections.values()):
         if "profile" in (read_marker(resource) or {}) and state.profile_base is None:

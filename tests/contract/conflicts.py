@@ -31,12 +31,13 @@ KNOWN_CONFLICTS: tuple[Conflict, ...] = (
     Conflict(
         "target-description-patch",
         "apply records a drift digest with PATCH /targetConnections/{id} "
-        "`replace|add /description`; import marks target connections the same way",
+        "`replace|add /description` where the platform does not say who last wrote the flow "
+        "and its target (no `updatedClient`); import marks target connections the same way",
         "no document shows it: edit-destination.md shows only `replace /params` and "
         "`add /params/{key}`; flow-service.yaml patchTargetConnection shows no path",
-        "accepted by the contract tests as this conflict; refused by the strict emulator "
-        "(the strict scenarios that apply or import are xfail until the tool makes it "
-        "best-effort)",
+        "accepted by the contract tests as this conflict; best effort in the tool: refused "
+        "(strict emulator), it is said once and the apply still succeeds; where the platform "
+        "records `updatedClient`, as the OpenAPI documents say it does, apply never sends it",
     ),
     Conflict(
         "source-description-patch",
