@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG  # noqa: E402
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG  # noqa: E402
 from provisioner.emulator.store import Store  # noqa: E402
 from provisioner.platform.ids import (  # noqa: E402
     EVENT_HUBS_SPEC_ID,

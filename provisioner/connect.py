@@ -14,14 +14,7 @@ from typing import Any
 
 import httpx
 
-from provisioner.emulator.app import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_ORG,
-    EmulatorApp,
-)
-from provisioner.emulator.server import EmulatorTransport
-from provisioner.emulator.store import Store
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.errors import TargetError
 from provisioner.files import UnsafePathError, ensure_private_dir, ignore_everything
 from provisioner.platform.client import PlatformClient
@@ -125,13 +118,23 @@ def connect(
     if target.kind == "platform":
         return PlatformClient(target, transport, **options)
     if transport is None:
-        if target.url != ":memory:":
-            prepare_emulator_dir(Path(target.url).parent)
-        try:
-            store = Store(target.url)
-        except OSError as error:  # a symlink planted at the data file, a read-only folder
-            raise TargetError(f"the embedded emulator's data file {target.url}: {error}") from None
-        transport = EmulatorTransport(EmulatorApp(store))
+        transport = _embedded_emulator(target)
     # The embedded emulator is reached like any platform: its IMS, its own client secret.
     speaking = replace(target, ims_url=EMULATOR_BASE, client_secret=DEFAULT_CLIENT_SECRET)
     return PlatformClient(speaking, transport, base_url=EMULATOR_BASE, **options)
+
+
+def _embedded_emulator(target: Target) -> httpx.BaseTransport:
+    """The emulator in-process over its data file. Imported here: a run against the
+    platform never loads it."""
+    from provisioner.emulator.app import EmulatorApp
+    from provisioner.emulator.server import EmulatorTransport
+    from provisioner.emulator.store import Store
+
+    if target.url != ":memory:":
+        prepare_emulator_dir(Path(target.url).parent)
+    try:
+        store = Store(target.url)
+    except OSError as error:  # a symlink planted at the data file, a read-only folder
+        raise TargetError(f"the embedded emulator's data file {target.url}: {error}") from None
+    return EmulatorTransport(EmulatorApp(store))

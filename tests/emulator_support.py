@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.resources import Caller, Resources
 from provisioner.emulator.store import Store
 from provisioner.platform.ids import (

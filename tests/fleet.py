@@ -19,7 +19,7 @@ from provisioner.apply.requests import (
     profile_source_body,
     target_body,
 )
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.patch import apply_patch
 from provisioner.emulator.resources import Caller, Resources
 from provisioner.emulator.store import Store

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.emulator import EmulatorApp
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.server import serving
 from tests.workspace import kinesis
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from provisioner.emulator import EmulatorApp
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, SEGMENT_SELECTORS
 from tests.emulator_support import (
     flow_body,

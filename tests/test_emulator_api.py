@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from provisioner.emulator import EmulatorApp
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.platform.ids import (
     EVENT_HUBS_SPEC_ID,
     FLOW_SERVICE_PATH,

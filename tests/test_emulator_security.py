@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from provisioner.emulator import EmulatorApp, Store
 from provisioner.emulator.admin import basic_authorization
-from provisioner.emulator.app import DEFAULT_CLIENT_ID
 from provisioner.emulator.cli import emulator as emulator_cli
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID
 from provisioner.emulator.server import EmulatorTransport, is_loopback
 from provisioner.emulator.store import StoreFileError
 from provisioner.platform.ids import EVENT_HUBS_AUTH_SPEC, EVENT_HUBS_SPEC_ID

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from provisioner.connect import connect
 from provisioner.emulator import EmulatorApp
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.platform.target import Target
 from provisioner.state.live import read_live

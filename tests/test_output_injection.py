@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from provisioner.emulator import EmulatorApp
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_ORG, Request, Response
+from provisioner.emulator.app import Request, Response
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.resources import Caller
 from provisioner.emulator.server import serving
 from provisioner.platform.ids import SEGMENT_SELECTORS

@@ -12,7 +12,7 @@ import pytest
 
 from provisioner.connect import connect
 from provisioner.emulator import EmulatorApp, FaultRule
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.server import EmulatorTransport, serving
 from provisioner.platform.auth import TokenSource
 from provisioner.platform.client import PlatformClient, RetryPolicy

@@ -17,7 +17,7 @@ from typing import Any
 
 from provisioner.cli import main
 from provisioner.emulator import EmulatorApp
-from provisioner.emulator.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from tests.contract.recording import RequestLog
 
 AUDIENCES = [

@@ -43,7 +43,7 @@ class UnresolvedAudiences(InvalidManifests):
         errors = sum(1 for p in problems if p.severity == "error")
         self.args = (
             f"{errors} problem(s) with the manifests' audiences in sandbox '{sandbox}'; "
-            "nothing else was read, and nothing was changed",
+            "nothing was changed",
         )
 
 

@@ -28,6 +28,7 @@ from provisioner.emulator.audiences import AUDIENCES_PATH, Audiences, AudienceSe
 from provisioner.emulator.catalog import FLOW_SERVICE_PATH, IMS_TOKEN_PATH
 from provisioner.emulator.errors import ApiError, GatewayError, bad_request
 from provisioner.emulator.faults import FaultRule, Faults, LostResponse
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.inflight import InFlight
 from provisioner.emulator.query import (
     Query,
@@ -47,9 +48,6 @@ from provisioner.emulator.strict import (
     check_write,
 )
 
-DEFAULT_CLIENT_ID = "provisioner-emulator"
-DEFAULT_CLIENT_SECRET = "emulator-secret"  # a well-known value of the local emulator only
-DEFAULT_ORG = "EMULATOR0000000000000000@AdobeOrg"
 ADMIN_PATH = "/emulator"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]

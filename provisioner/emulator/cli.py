@@ -7,15 +7,10 @@ from pathlib import Path
 
 import click
 
-from provisioner.emulator.app import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    DEFAULT_ORG,
-    EmulatorApp,
-    EmulatorConfig,
-)
+from provisioner.emulator.app import EmulatorApp, EmulatorConfig
 from provisioner.emulator.audiences import Audiences, AudienceSeed, SeedError, load_seed_file
 from provisioner.emulator.faults import Faults
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.server import bound_host, is_loopback, make_server, server_url
 from provisioner.emulator.store import MEMORY, Store, StoreFileError
 from provisioner.emulator.strict import ACTION_FORMS, ActionForm
