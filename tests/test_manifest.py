@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from provisioner.cli import cli, schema_text
-from provisioner.manifest import KinesisDestination, load_and_check
+from provisioner.destinations.kinesis import KinesisDestination
+from provisioner.manifest import load_and_check
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples" / "destinations"

@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from provisioner.cli import cli
+from provisioner.fields.printable import first_control_character
 from provisioner.manifest import (
     IdentifiedAudience,
     UnresolvedAudienceError,
     audience_refs,
     load_and_check,
 )
-from provisioner.manifest.printable import first_control_character
 
 HEAD = "version: 1\nname: {name}\n"
 BODY = """\

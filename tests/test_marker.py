@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioner.apply.requests import account_marker, applied_marker, target_marker
-from provisioner.manifest.model import NAME_PATTERN
+from provisioner.fields.common import NAME_PATTERN
 from provisioner.state.desired import DesiredAccount
 from provisioner.state.live import LiveState
 from provisioner.state.managed import managed_state

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from provisioner.cli import cli
-from provisioner.manifest import KinesisDestination, SecretRef, load_and_check, resolve_secrets
+from provisioner.destinations.kinesis import KinesisDestination
+from provisioner.manifest import SecretRef, load_and_check, resolve_secrets
 from tests.test_manifest import KINESIS, write
 
 CANARY = "canary-7f3a9c-never-print-me"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.destinations.eventhubs import EventHubsDestination
+from provisioner.destinations.kinesis import KinesisDestination
 from provisioner.manifest import (
-    EventHubsDestination,
-    KinesisDestination,
     LoadedManifest,
     load_and_check,
     substitute_vars,

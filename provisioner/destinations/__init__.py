@@ -1,18 +1,23 @@
-"""One module per destination type, behind one small interface (`DestinationType`).
+"""One module per destination type, behind one small interface (`DestinationTypeOf`).
 
-Everything that differs between Amazon Kinesis and Azure Event Hubs lives in that type's
-module: its connection spec and auth spec, its manifest model, where an account is (the
-non-secret auth params), the target connection's params, how it is described, and how a
-live object is turned back into manifest fields. Adding a streaming destination is one
-module here, registered in `ALL`.
+Everything a destination type is lives in its module: its connection spec and auth spec,
+its manifest model (the fields of `destination:`, their patterns and descriptions, which of
+them take `${var:}`, the credentials it references), the hints and shown fields of its error
+messages, where an account is (the non-secret auth params), the target connection's params,
+how it is described, and how a live object is turned back into manifest fields.
+
+Adding a streaming destination is one module here, registered in `ALL`: the manifest
+package builds its discriminated union, its JSON Schema and its messages from this registry.
+This package sits below `manifest/` and imports only `provisioner.fields` and pydantic.
 """
 
 from __future__ import annotations
 
-from provisioner.destinations.base import DestinationType
+from provisioner.destinations.base import DestinationModel, DestinationType, DestinationTypeOf
 from provisioner.destinations.eventhubs import EVENT_HUBS
 from provisioner.destinations.kinesis import KINESIS
 
+# In the manifest's union and JSON Schema order, and in "expected one of" messages.
 ALL: tuple[DestinationType, ...] = (KINESIS, EVENT_HUBS)
 _BY_TYPE = {d.type: d for d in ALL}
 _BY_SPEC = {d.spec_id: d for d in ALL}
@@ -32,4 +37,18 @@ def spec_ids() -> list[str]:
     return [d.spec_id for d in ALL]
 
 
-__all__ = ["ALL", "DestinationType", "by_spec_id", "by_type", "spec_ids"]
+def type_names() -> tuple[str, ...]:
+    """Every registered `destination.type`, in registry order."""
+    return tuple(d.type for d in ALL)
+
+
+__all__ = [
+    "ALL",
+    "DestinationModel",
+    "DestinationType",
+    "DestinationTypeOf",
+    "by_spec_id",
+    "by_type",
+    "spec_ids",
+    "type_names",
+]

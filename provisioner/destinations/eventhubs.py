@@ -2,23 +2,57 @@
 
 from __future__ import annotations
 
-from provisioner.destinations.base import DestinationType, Resource
-from provisioner.manifest.model import DestinationModel, EventHubsDestination
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from provisioner.destinations.base import DestinationTypeOf, Resource
+from provisioner.fields.common import AccountName, StrictModel
+from provisioner.fields.secrets import SecretRef
+from provisioner.fields.templates import TakesVariables
 
 
-class EventHubs(DestinationType):
+class EventHubsCredentials(StrictModel):
+    sasKeyName: SecretRef
+    sasKey: SecretRef
+
+
+class EventHubsDestination(StrictModel):
+    type: Literal["azure-event-hubs"]
+    account: AccountName | None = None
+    namespace: Annotated[
+        str,
+        StringConstraints(strict=True, pattern=r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$"),
+        TakesVariables(),
+        Field(description="The Event Hubs namespace (6 to 50 letters, digits, hyphens)."),
+    ]
+    eventHub: Annotated[
+        str,
+        StringConstraints(strict=True, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,254}[A-Za-z0-9])?$"),
+        TakesVariables(),
+        Field(description="The event hub inside the namespace."),
+    ]
+    credentials: EventHubsCredentials
+
+
+class EventHubs(DestinationTypeOf[EventHubsDestination]):
     type = "azure-event-hubs"
     label = "Azure Event Hubs"
     spec_id = "bf9f5905-92b7-48bf-bf20-455bc6b60a4e"
     auth_spec = "Azure EventHub authentication credentials"
-    credential_keys = ("sasKeyName", "sasKey")
+    credential_keys = tuple(EventHubsCredentials.model_fields)
+    manifest_model = EventHubsDestination
+    pattern_hints = {
+        "namespace": "is not an Event Hubs namespace (6 to 50 letters, digits and hyphens, "
+        "starting with a letter)",
+        "eventHub": "is not an event hub name (letters, digits, '.', '_', '-')",
+    }
+    shown_fields = frozenset({"namespace", "eventHub"})
 
-    def place(self, destination: DestinationModel) -> dict[str, str]:
-        assert isinstance(destination, EventHubsDestination)
+    def place(self, destination: EventHubsDestination) -> dict[str, str]:
         return {"namespace": destination.namespace}
 
-    def target_params(self, destination: DestinationModel) -> dict[str, str]:
-        assert isinstance(destination, EventHubsDestination)
+    def target_params(self, destination: EventHubsDestination) -> dict[str, str]:
         return {"eventHubName": destination.eventHub}
 
     def describe(self, params: dict[str, str]) -> str:

@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
-from provisioner.destinations.base import DestinationType, Resource
-from provisioner.manifest.model import DestinationModel, KinesisDestination
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from provisioner.destinations.base import DestinationTypeOf, Resource
+from provisioner.fields.common import AccountName, StrictModel
+from provisioner.fields.secrets import SecretRef
+from provisioner.fields.templates import TakesVariables
 
 
-class Kinesis(DestinationType):
+class KinesisCredentials(StrictModel):
+    accessKeyId: SecretRef
+    secretKey: SecretRef
+
+
+class KinesisDestination(StrictModel):
+    type: Literal["amazon-kinesis"]
+    account: AccountName | None = None
+    region: Annotated[
+        str,
+        StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$"),
+        TakesVariables(),
+        Field(description="The AWS region, such as us-east-1."),
+    ]
+    stream: Annotated[
+        str,
+        StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$"),
+        TakesVariables(),
+        Field(description="The existing Kinesis data stream."),
+    ]
+    credentials: KinesisCredentials
+
+
+class Kinesis(DestinationTypeOf[KinesisDestination]):
     type = "amazon-kinesis"
     label = "Amazon Kinesis"
     spec_id = "86043421-563b-46ec-8e6c-e23184711bf6"
     auth_spec = "Aws Kinesis authentication credentials"
-    credential_keys = ("accessKeyId", "secretKey")
+    credential_keys = tuple(KinesisCredentials.model_fields)
+    manifest_model = KinesisDestination
+    pattern_hints = {
+        "region": "is not an AWS region (such as us-east-1)",
+        "stream": "is not a Kinesis stream name (letters, digits, '_', '.', '-'; at most 128)",
+    }
+    shown_fields = frozenset({"region", "stream"})
 
-    def place(self, destination: DestinationModel) -> dict[str, str]:
-        assert isinstance(destination, KinesisDestination)
+    def place(self, destination: KinesisDestination) -> dict[str, str]:
         return {"region": destination.region}
 
-    def target_params(self, destination: DestinationModel) -> dict[str, str]:
-        assert isinstance(destination, KinesisDestination)
+    def target_params(self, destination: KinesisDestination) -> dict[str, str]:
         return {"stream": destination.stream, "region": destination.region}
 
     def describe(self, params: dict[str, str]) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from provisioner.fields.secrets import SecretRef
 from provisioner.manifest.audiences import AudienceRef, audience_refs
 from provisioner.manifest.checks import check_manifests, load_and_check, resolve_secrets
 from provisioner.manifest.load import LoadedManifest, LoadResult, load_paths
 from provisioner.manifest.model import (
     Audience,
-    EventHubsDestination,
     IdentifiedAudience,
-    KinesisDestination,
     Manifest,
     UnresolvedAudienceError,
     manifest_json_schema,
@@ -25,16 +24,13 @@ from provisioner.manifest.project import (
     load_project,
     project_json_schema,
 )
-from provisioner.manifest.secrets import SecretRef
 from provisioner.manifest.variables import VariableUse, substitute_vars, variable_uses
 
 __all__ = [
     "Audience",
     "AudienceRef",
     "Environment",
-    "EventHubsDestination",
     "IdentifiedAudience",
-    "KinesisDestination",
     "LoadResult",
     "LoadedManifest",
     "Location",

@@ -6,16 +6,13 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from provisioner import destinations
+from provisioner.fields.secrets import SecretRef, SecretResolutionError
+from provisioner.fields.templates import has_variables
 from provisioner.manifest.load import LoadedManifest, LoadResult, load_paths
 from provisioner.manifest.messages import soft_limit_message
-from provisioner.manifest.model import (
-    SOFT_LIMIT_ATTRIBUTES,
-    SOFT_LIMIT_AUDIENCES,
-    KinesisDestination,
-)
+from provisioner.manifest.model import SOFT_LIMIT_ATTRIBUTES, SOFT_LIMIT_AUDIENCES
 from provisioner.manifest.problems import Problem
-from provisioner.manifest.secrets import SecretRef, SecretResolutionError
-from provisioner.manifest.templates import has_variables
 
 T = TypeVar("T")
 
@@ -130,14 +127,7 @@ def _duplicate_names(manifests: Sequence[LoadedManifest]) -> list[Problem]:
 def account_settings(loaded: LoadedManifest) -> dict[str, str]:
     """What an account (base connection) is made of: its type, place and credentials."""
     destination = loaded.manifest.destination
-    settings: dict[str, str] = {"type": destination.type}
-    if isinstance(destination, KinesisDestination):
-        settings["region"] = destination.region
-    else:
-        settings["namespace"] = destination.namespace
-    for key, ref in destination.credentials:
-        settings[f"credentials.{key}"] = str(ref)
-    return settings
+    return destinations.by_type(destination.type).account_settings(destination)
 
 
 def account_conflicts(manifests: Sequence[LoadedManifest]) -> list[Problem]:

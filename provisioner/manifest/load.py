@@ -18,12 +18,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from provisioner.manifest.files import (
-    UnreadableFile,
-    read_regular_file,
-    utf8_text,
-    walk_manifest_files,
-)
+from provisioner.fields.reading import UnreadableFile, read_regular_file, utf8_text
+from provisioner.manifest.files import walk_manifest_files
 from provisioner.manifest.messages import describe, suggest_key
 from provisioner.manifest.model import LOCATION_TAGS, Manifest
 from provisioner.manifest.problems import Location, Problem, format_path

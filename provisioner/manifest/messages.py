@@ -1,7 +1,8 @@
 """Pydantic validation errors rewritten as messages for people.
 
 Messages never echo a value found under `credentials`: only fields listed in
-`_SHOWN_VALUES` repeat the offending input, and none of them is secret.
+`_SHOWN_VALUES`, or in a destination type's `shown_fields`, repeat the offending input, and
+none of them is secret. A destination type's own fields are described by its module.
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from provisioner.manifest.model import (
-    DESTINATION_TYPES,
-    Audience,
-    EventHubsDestination,
-    KinesisDestination,
-    Manifest,
-)
+from provisioner import destinations
+from provisioner.destinations import DestinationType
+from provisioner.manifest.model import DESTINATION_TYPES, Audience, Manifest
 
+# The union tags that appear in error locations, and the model each one selects.
 _TAG_MODELS: dict[str, type[BaseModel]] = {
-    "amazon-kinesis": KinesisDestination,
-    "azure-event-hubs": EventHubsDestination,
+    **{kind.type: kind.manifest_model for kind in destinations.ALL},
     "object": Audience,
 }
 
@@ -31,11 +28,6 @@ _PATTERN_HINTS = {
     "audiences": "is not a valid audience id (a UUID such as 72ddd79b-6b0a-4e97-a8d2-112ccd81bd02)",
     "id": "is not a valid audience id (a UUID such as 72ddd79b-6b0a-4e97-a8d2-112ccd81bd02)",
     "attributes": "is not an XDM path (such as person.lastName or personalEmail.address)",
-    "region": "is not an AWS region (such as us-east-1)",
-    "stream": "is not a Kinesis stream name (letters, digits, '_', '.', '-'; at most 128)",
-    "namespace": "is not an Event Hubs namespace (6 to 50 letters, digits and hyphens, "
-    "starting with a letter)",
-    "eventHub": "is not an event hub name (letters, digits, '.', '_', '-')",
     "name": "must not be empty or start or end with spaces",
     "renamedFrom": "must not be empty or start or end with spaces",
     "account": "must not be empty or start or end with spaces",
@@ -49,10 +41,6 @@ _SHOWN_VALUES = frozenset(
         "audiences",
         "id",
         "attributes",
-        "region",
-        "stream",
-        "namespace",
-        "eventHub",
         "type",
         "version",
         "project",
@@ -101,14 +89,27 @@ def describe(error: ErrorDetails, root: type[BaseModel] = Manifest) -> str:
             return f"version must be the number 1, not the string '{given}'"
         return f"unsupported manifest version {given!r}; the only version is 1"
     if kind == "string_pattern_mismatch":
-        hint = _PATTERN_HINTS.get(field, "has an invalid form")
-        return f"{_shown(error['input'])} {hint}" if field in _SHOWN_VALUES else hint
+        return _pattern_mismatch(field, error["input"], _destination_type(loc))
     if kind in ("string_too_short",):
         return "must not be empty"
     if kind in _TYPE_NAMES:
         return f"expected {_TYPE_NAMES[kind]}, got {_yaml_type(error['input'])}"
     message = error["msg"]
     return message[:1].lower() + message[1:]
+
+
+def _destination_type(loc: tuple[str | int, ...]) -> DestinationType | None:
+    """The destination type whose model an error is in: its tag is in the location."""
+    tag = next((part for part in loc if part in DESTINATION_TYPES), None)
+    return destinations.by_type(tag) if isinstance(tag, str) else None
+
+
+def _pattern_mismatch(field: str, value: Any, kind: DestinationType | None) -> str:
+    hints, shown = _PATTERN_HINTS, _SHOWN_VALUES
+    if kind is not None:
+        hints, shown = {**hints, **kind.pattern_hints}, shown | kind.shown_fields
+    hint = hints.get(field, "has an invalid form")
+    return f"{_shown(value)} {hint}" if field in shown else hint
 
 
 def _shown(value: Any) -> str:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
@@ -18,39 +17,47 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from provisioner import destinations
+from provisioner.destinations import DestinationModel
 from provisioner.errors import ProvisionerError
-from provisioner.manifest.printable import (
-    CONTROL_CHARACTERS,
-    PRINTABLE_PATTERN,
-    reject_control_characters,
-)
-from provisioner.manifest.secrets import SecretRef
-from provisioner.manifest.templates import TakesVariables, reject_variables
+from provisioner.fields.common import NAME_PATTERN, StrictModel
+from provisioner.fields.printable import PRINTABLE_PATTERN, reject_control_characters
+from provisioner.fields.templates import TakesVariables, refusing_variables
 
 SOFT_LIMIT_AUDIENCES = 250
 SOFT_LIMIT_ATTRIBUTES = 50
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 XDM_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
-
-# Printable, not empty, no space at either end; spaces, quotes, `;`, `=` and any letter inside.
-_EDGE = f"[^\\s{CONTROL_CHARACTERS}]"
-NAME_PATTERN = f"^{_EDGE}([^{CONTROL_CHARACTERS}]*{_EDGE})?$"
 TEXT_PATTERN = PRINTABLE_PATTERN
+
+DESTINATION_TYPES = destinations.type_names()
+# The destination fields that take `${var:}`, over every type, in registry order.
+DESTINATION_VARIABLE_FIELDS = tuple(
+    dict.fromkeys(field for kind in destinations.ALL for field in kind.variable_fields)
+)
+
+
+def _in_words(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+VARIABLE_FIELDS_HINT = f"description and destination's {_in_words(DESTINATION_VARIABLE_FIELDS)}"
+_reject_variables = refusing_variables(VARIABLE_FIELDS_HINT)
 
 # Annotated validators run last to first: control characters are reported before any
 # other rule, so a name with an escape sequence is never called "empty" or "spaced".
 Name = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=256, pattern=NAME_PATTERN),
-    BeforeValidator(reject_variables),
+    BeforeValidator(_reject_variables),
     BeforeValidator(reject_control_characters),
     Field(description="The dataflow's name on the platform; unique in a run, and its key."),
 ]
 EarlierName = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=256, pattern=NAME_PATTERN),
-    BeforeValidator(reject_variables),
+    BeforeValidator(_reject_variables),
     BeforeValidator(reject_control_characters),
     Field(description="An earlier name of this dataflow."),
 ]
@@ -64,17 +71,10 @@ XdmPath = Annotated[
     StringConstraints(strict=True, pattern=XDM_PATH_PATTERN),
     Field(description="A profile attribute's XDM path, such as person.lastName."),
 ]
-AccountName = Annotated[
-    str,
-    StringConstraints(strict=True, min_length=1, max_length=256, pattern=NAME_PATTERN),
-    TakesVariables(),
-    BeforeValidator(reject_control_characters),
-    Field(description="The destination account (base connection); manifests naming it share it."),
-]
 Text = Annotated[
     str,
     StringConstraints(strict=True, max_length=4000, pattern=TEXT_PATTERN),
-    BeforeValidator(reject_variables),
+    BeforeValidator(_reject_variables),
     BeforeValidator(reject_control_characters),
 ]
 TemplatedText = Annotated[
@@ -84,60 +84,15 @@ TemplatedText = Annotated[
     BeforeValidator(reject_control_characters),
 ]
 
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class KinesisCredentials(StrictModel):
-    accessKeyId: SecretRef
-    secretKey: SecretRef
-
-
-class EventHubsCredentials(StrictModel):
-    sasKeyName: SecretRef
-    sasKey: SecretRef
-
-
-class KinesisDestination(StrictModel):
-    type: Literal["amazon-kinesis"]
-    account: AccountName | None = None
-    region: Annotated[
-        str,
-        StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$"),
-        TakesVariables(),
-        Field(description="The AWS region, such as us-east-1."),
+# `destination:` is one of the registered types' models, told apart by `type`. The union is
+# made at run time from the registry; type checkers see the interface every model has.
+if TYPE_CHECKING:
+    Destination = DestinationModel
+else:
+    Destination = Annotated[
+        Union[tuple(kind.manifest_model for kind in destinations.ALL)],  # noqa: UP007
+        Field(discriminator="type"),
     ]
-    stream: Annotated[
-        str,
-        StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$"),
-        TakesVariables(),
-        Field(description="The existing Kinesis data stream."),
-    ]
-    credentials: KinesisCredentials
-
-
-class EventHubsDestination(StrictModel):
-    type: Literal["azure-event-hubs"]
-    account: AccountName | None = None
-    namespace: Annotated[
-        str,
-        StringConstraints(strict=True, pattern=r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$"),
-        TakesVariables(),
-        Field(description="The Event Hubs namespace (6 to 50 letters, digits, hyphens)."),
-    ]
-    eventHub: Annotated[
-        str,
-        StringConstraints(strict=True, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,254}[A-Za-z0-9])?$"),
-        TakesVariables(),
-        Field(description="The event hub inside the namespace."),
-    ]
-    credentials: EventHubsCredentials
-
-
-DestinationModel = KinesisDestination | EventHubsDestination
-Destination = Annotated[DestinationModel, Field(discriminator="type")]
-DESTINATION_TYPES = ("amazon-kinesis", "azure-event-hubs")
 
 
 class Audience(StrictModel):

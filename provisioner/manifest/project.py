@@ -26,11 +26,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from provisioner.errors import ProvisionerError
+from provisioner.fields.printable import reject_control_characters
+from provisioner.fields.templates import VARIABLE_NAME_PATTERN
 from provisioner.manifest.diagnose import validation_problems
 from provisioner.manifest.load import LoadedManifest, locate, read_documents, to_plain
-from provisioner.manifest.printable import reject_control_characters
 from provisioner.manifest.problems import Location, Problem
-from provisioner.manifest.templates import VARIABLE_NAME_PATTERN
 from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.manifest.yamlread import YamlMap
 from provisioner.platform.target import is_loopback

@@ -13,21 +13,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from provisioner.fields.templates import SUBSTITUTED, substitute, variable_names
 from provisioner.manifest.checks import account_conflicts
 from provisioner.manifest.diagnose import validation_problems
 from provisioner.manifest.load import LoadedManifest
-from provisioner.manifest.model import Manifest
+from provisioner.manifest.model import DESTINATION_VARIABLE_FIELDS, Manifest
 from provisioner.manifest.problems import Location, Problem
-from provisioner.manifest.templates import SUBSTITUTED, substitute, variable_names
 
-# The fields that may hold references, as paths into a manifest's data.
+# The fields that may hold references, as paths into a manifest's data; a destination
+# field another type does not have is absent from that type's manifests, and skipped.
 TEMPLATED_FIELDS: tuple[tuple[str, ...], ...] = (
     ("description",),
-    ("destination", "account"),
-    ("destination", "region"),
-    ("destination", "stream"),
-    ("destination", "namespace"),
-    ("destination", "eventHub"),
+    *(("destination", field) for field in DESTINATION_VARIABLE_FIELDS),
 )
 
 
@@ -38,7 +35,7 @@ class VariableUse:
     name: str
     manifest: str  # the manifest's `name`
     location: Location
-    path: str  # such as `destination.stream`
+    path: str  # such as `destination.account`
 
 
 def manifest_variable_uses(loaded: LoadedManifest) -> list[VariableUse]:

@@ -6,7 +6,7 @@ records, secrets as references resolved again at apply.
 
 from __future__ import annotations
 
-from provisioner.manifest.secrets import SecretRef
+from provisioner.fields.secrets import SecretRef
 from provisioner.plan.model import AccountSpec, AudienceSpec, FlowSpec
 from provisioner.state.desired import DesiredAccount, DesiredAudience, DesiredFlow
 

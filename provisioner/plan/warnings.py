@@ -73,8 +73,8 @@ def _duplicates(changes: Sequence[AnyChange]) -> list[PlanWarning]:
 
 
 def duplicate_exports(desired: DesiredState) -> list[PlanWarning]:
-    """Two dataflows sending overlapping audiences to one stream or event hub: every
-    profile of the overlap is exported twice."""
+    """Two dataflows sending overlapping audiences to one target (the same type, place and
+    target params): every profile of the overlap is exported twice."""
     by_place: dict[tuple[str, ...], list[str]] = {}
     for flow in desired.flows.values():
         account = desired.accounts.get(flow.account)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioner import destinations
+from provisioner.fields.secrets import SecretRef
 from provisioner.manifest import LoadedManifest
-from provisioner.manifest.secrets import SecretRef
 
 FINGERPRINT_KEY_VARIABLE = "PROVISIONER_FINGERPRINT_KEY"
 

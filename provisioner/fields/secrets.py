@@ -19,7 +19,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from provisioner.manifest.files import UnreadableFile, read_regular_file, utf8_text
+from provisioner.fields.reading import UnreadableFile, read_regular_file, utf8_text
 
 REFERENCE_PATTERN = r"^\$\{(env|file):([^}]+)\}$"
 _ANY_REFERENCE = re.compile(r"^\$\{(?P<kind>[^:}]*):(?P<target>[^}]*)\}$")

@@ -2,17 +2,20 @@
 
 A field that takes variables accepts, at load time, either a value in its own format or a
 text holding well-formed references; its format is checked once the references have been
-replaced by an environment's values (see `provisioner.manifest.variables`).
+replaced by an environment's values (see `provisioner.manifest.variables`). Which fields
+take variables is read from the models themselves (`variable_fields`), so the manifest's
+list of them follows the destination types registered.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo
+from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationInfo
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -23,9 +26,6 @@ _REFERENCE = re.compile(r"\$\{var:(?P<name>[^}]*)\}")
 _SECRET_REFERENCE = re.compile(r"\$\{(env|file):")
 # A text that holds at least one reference, for editors' JSON Schema checks.
 TEMPLATE_PATTERN = r"\$\{var:[A-Za-z_][A-Za-z0-9_-]*\}"
-VARIABLE_FIELDS_HINT = (
-    "description and destination's account, region, stream, namespace and eventHub"
-)
 # Validation context that asks every field to check its format even where a value looks
 # like a reference: a variable's value is literal text, never a reference again.
 SUBSTITUTED: dict[str, Any] = {"variables": "substituted"}
@@ -86,11 +86,36 @@ def _takes_variables(
     return value
 
 
-def reject_variables(value: Any) -> Any:
-    """A before-validator for fields that must be the same in every environment."""
-    if isinstance(value, str) and has_variables(value):
-        raise _invalid(f"variables are not allowed here; only in {VARIABLE_FIELDS_HINT}")
-    return value
+def refusing_variables(allowed_in: str) -> Callable[[Any], Any]:
+    """A before-validator for fields that must be the same in every environment; its error
+    says where variables are allowed (`allowed_in`, such as "description and …")."""
+
+    def reject_variables(value: Any) -> Any:
+        if isinstance(value, str) and has_variables(value):
+            raise _invalid(f"variables are not allowed here; only in {allowed_in}")
+        return value
+
+    return reject_variables
+
+
+def variable_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model` marked `TakesVariables()`, in declaration order."""
+    return tuple(
+        name
+        for name, field in model.model_fields.items()
+        if _takes_variables_marked(field.metadata) or _annotation_marked(field.annotation)
+    )
+
+
+def _takes_variables_marked(metadata: Iterable[Any]) -> bool:
+    return any(isinstance(marker, TakesVariables) for marker in metadata)
+
+
+def _annotation_marked(annotation: Any) -> bool:
+    """Whether a marked type is inside `annotation` (`AccountName | None` is)."""
+    if typing.get_origin(annotation) is Annotated:
+        return _takes_variables_marked(annotation.__metadata__)
+    return any(_annotation_marked(arg) for arg in typing.get_args(annotation))
 
 
 @dataclass(frozen=True)
