@@ -69,6 +69,25 @@ def test_an_overload_cuts_the_limit_once_per_round_down_to_half_the_ceiling() ->
     assert list(limiter.history) == [16, 12, 9, 8]  # never below half of --concurrency
 
 
+def test_a_429_that_says_when_eases_off_gently_down_to_three_quarters() -> None:
+    """A Retry-After is a platform metering requests: the refused request waits it, and the
+    rest ease off by an eighth a round; a server error still cuts deep."""
+    limiter = RequestLimiter(16)
+    for _ in range(4):
+        slot = limiter.acquire(1.0)
+        limiter.observe(429, 1.0, slot)
+        limiter.release(slot)
+    assert list(limiter.history) == [16, 14, 12]  # never below three quarters
+    slot = limiter.acquire(1.0)
+    limiter.observe(503, 1.0, slot)
+    limiter.release(slot)
+    assert limiter.limit == 9  # a platform failing under load: a quarter, toward half
+    slot = limiter.acquire(1.0)
+    limiter.observe(429, 1.0, slot)
+    limiter.release(slot)
+    assert limiter.limit == 9  # metering never raises what a failure cut
+
+
 def test_successes_grow_the_limit_back_to_the_ceiling_one_at_a_time() -> None:
     limiter = RequestLimiter(16)
     for _ in range(3):
@@ -292,8 +311,9 @@ def test_a_storm_of_429_slows_everyone_then_recovers_and_everything_converges(
     for kind, count in made.items():
         created = answered[(f"POST /{kind}", 200)] + answered[(f"POST /{kind}", 201)]
         assert created == count, (kind, created, count)
-    # The limit dropped during the storm (to half of --concurrency at most) and grew back.
-    assert lowest == 4, list(limiter.history)
+    # The limit dropped during the storm (429s that say when: to three quarters of
+    # --concurrency at most) and grew back.
+    assert lowest == 6, list(limiter.history)
     assert limiter.limit == 8 and calm_reads < 100
     assert limiter.in_flight == 0
     # Every 429 was waited out (Retry-After: 1), on more than one thread.

@@ -1,12 +1,20 @@
 """One limit on the requests a run has in flight, shared by every thread, that adapts.
 
 The platform documents no rate limit, so the tool learns it: the limit starts at
-`--concurrency` and is cut by a quarter when the platform answers 429 or a server error
-(once per round: the answers to requests sent before the last cut do not cut again), never
-below half of `--concurrency`, then grows back by one after as many successes in a row as
-half the limit (additive increase, multiplicative decrease, as TCP does). The floor is
-there because a platform's 429s come in bursts and at random: halving on each would leave
-one request in flight for a whole storm, and a run that crawls helps no one.
+`--concurrency` and is cut when the platform answers 429 or a server error (once per round:
+the answers to requests sent before the last cut do not cut again), then grows back by one
+after as many successes in a row as half the limit (additive increase, multiplicative
+decrease, as TCP does). How deep it cuts depends on what the platform said:
+
+- a server error (or a 429 that does not say when to come back) is a platform failing
+  under load: cut by a quarter, down to half of `--concurrency`;
+- a 429 with a `Retry-After` is a platform metering requests: that request waits what it
+  was told (sending nothing meanwhile), and the rest ease off by an eighth, down to three
+  quarters of `--concurrency`.
+
+The floors are there because a platform's 429s come in bursts and at random: halving on
+each would leave one request in flight for a whole storm, and a run that crawls helps no
+one.
 
 A request answered 429 waits its own `Retry-After` (the retry policy honours it). A long
 `Retry-After` (`PAUSE_EVERYONE_FROM` seconds or more: the platform wants quiet) pauses
@@ -66,6 +74,7 @@ class RequestLimiter:
     ) -> None:
         self.ceiling = max(1, ceiling)
         self.floor = max(1, self.ceiling // 2)
+        self.metered_floor = max(1, self.ceiling * 3 // 4)
         self._clock = clock
         self._sleep = sleep
         self._changed = threading.Condition()
@@ -132,17 +141,18 @@ class RequestLimiter:
                     self._paused_until, self._pauser = until, who
                     log.info("rate-limited (%d): every request waits %.2f s", status, retry_after)
             if overloaded(status):
-                self._cut(status, slot)
+                self._cut(status, slot, metered=status == 429 and retry_after is not None)
             else:
                 self._succeeded()
 
-    def _cut(self, status: int, slot: Slot | None) -> None:
+    def _cut(self, status: int, slot: Slot | None, metered: bool) -> None:
         self._successes = 0
         if slot is not None and slot.round != self._round:
             return  # sent before the last cut: that cut already answered this overload
         self._round += 1
-        if self._limit > self.floor:
-            self._limit = max(self.floor, self._limit * 3 // 4)
+        floor, kept = (self.metered_floor, 7 / 8) if metered else (self.floor, 3 / 4)
+        if self._limit > floor:
+            self._limit = max(floor, int(self._limit * kept))
             self.history.append(self._limit)
             log.info("platform overloaded (%d): at most %d requests in flight", status, self._limit)
 
