@@ -66,6 +66,8 @@ class Store:
             )
             self._lock = threading.RLock()
             self._cache: dict[tuple[str, str], dict[str, Entry]] = {}
+            # Each cached resource's JSON as stored: a list answers with it, not encoded anew.
+            self._texts: dict[tuple[str, str], dict[str, str]] = {}
             self._seen_version = -1
             with self._lock:
                 if self.path != MEMORY:
@@ -98,7 +100,7 @@ class Store:
                 yield
             except BaseException:
                 self._db.execute("ROLLBACK")
-                self._cache.clear()
+                self._forget()
                 raise
             self._db.execute("COMMIT")
             self._seen_version = self._data_version()
@@ -109,16 +111,21 @@ class Store:
     def _refresh(self) -> None:
         version = self._data_version()
         if version != self._seen_version:
-            self._cache.clear()
+            self._forget()
             self._seen_version = version
+
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._texts.clear()
 
     def _entries(self, kind: str, sandbox: str) -> dict[str, Entry]:
         key = (kind, sandbox)
         if key not in self._cache:
             rows = self._db.execute(
                 "SELECT id, seq, body FROM resources WHERE kind = ? AND sandbox = ?", key
-            )
+            ).fetchall()
             self._cache[key] = {rid: (seq, json.loads(body)) for rid, seq, body in rows}
+            self._texts[key] = {rid: body for rid, _, body in rows}
         return self._cache[key]
 
     def entries(self, kind: str, sandbox: str) -> list[Entry]:
@@ -126,6 +133,14 @@ class Store:
         with self._lock:
             self._refresh()
             return list(self._entries(kind, sandbox).values())
+
+    def listing(self, kind: str, sandbox: str) -> tuple[list[Entry], dict[str, str]]:
+        """Every resource of a kind in a sandbox, and the JSON each is stored as (by id),
+        taken together. Callers must not mutate them."""
+        with self._lock:
+            self._refresh()
+            entries = list(self._entries(kind, sandbox).values())
+            return entries, dict(self._texts[(kind, sandbox)])
 
     def get(self, kind: str, sandbox: str, resource_id: str) -> Resource | None:
         with self._lock:
@@ -142,11 +157,13 @@ class Store:
                 "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
             ).fetchone()[0]
         )
+        text = json.dumps(resource)
         self._db.execute(
             "INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?, ?)",
-            (kind, sandbox, resource["id"], seq, json.dumps(resource)),
+            (kind, sandbox, resource["id"], seq, text),
         )
         self._entries(kind, sandbox)[resource["id"]] = (seq, resource)
+        self._texts[(kind, sandbox)][resource["id"]] = text
 
     def delete(self, kind: str, sandbox: str, resource_id: str) -> None:
         """Remove; must run inside `transaction()`."""
@@ -155,6 +172,7 @@ class Store:
             (kind, sandbox, resource_id),
         )
         self._entries(kind, sandbox).pop(resource_id, None)
+        self._texts[(kind, sandbox)].pop(resource_id, None)
 
     def new_etag(self) -> str:
         """A quoted etag in the platform's shape; the last group carries the write time."""
@@ -171,7 +189,7 @@ class Store:
         with self.transaction():
             self._db.execute("DELETE FROM resources")
             self._db.execute("DELETE FROM sandbox_flags")
-            self._cache.clear()
+            self._forget()
 
     # per-sandbox flags ---------------------------------------------------------------
 

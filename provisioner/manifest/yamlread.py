@@ -51,6 +51,9 @@ MAX_ALIAS_NODES: Final = 10_000
 # Past this many characters before a syntax error, re-parsing in pure Python for ruamel's
 # wording would take seconds; libyaml's own message is shown instead.
 _REPARSE_LIMIT: Final = 512 * 1024
+# Plain scalars whose tags are remembered: short ones (keys, ids, names), a bounded number.
+_REMEMBERED_LENGTH: Final = 64
+_REMEMBERED: Final = 4096
 
 Position = tuple[int, int]  # 0-based line and column
 
@@ -107,19 +110,12 @@ def parse_documents(text: str) -> list[Any]:
     """
     if CParser is None:
         return _Builder().build(_pure_events(text))
+    parser = CParser(text)
     try:
-        return _Builder().build(_c_events(text))
+        return _Builder().build(iter(parser.get_event, None))
     except MarkedYAMLError as error:
         _raise_ruamel_wording(text, error)
         raise
-
-
-def _c_events(text: str) -> Iterator[Any]:
-    assert CParser is not None
-    parser = CParser(text)
-    try:
-        while parser.check_event():
-            yield parser.get_event()
     finally:
         parser.dispose()
 
@@ -206,11 +202,13 @@ class _Builder:
         return self.documents
 
     def _scalar(self, event: Any) -> None:
-        value = self.scalars.value(event)
-        position = (event.start_mark.line, event.start_mark.column)
+        tag = self.scalars.tag(event)
+        value = self.scalars.value(event, tag)
+        mark = event.start_mark
+        position = (mark.line, mark.column)
         if event.anchor is not None:
             self.anchors[event.anchor] = _Anchored(value, position, 1, 0)
-        self._add(value, position, 1, 0, self.scalars.is_merge(event))
+        self._add(value, position, 1, 0, tag == _MERGE and event.value == "<<")
 
     def _open(self, event: Any, mapping: bool) -> None:
         line, column = event.start_mark.line, event.start_mark.column
@@ -326,6 +324,8 @@ class _Scalars:
         loader = YAML(typ="safe", pure=True)
         loader.version = version
         self.constructor = loader.constructor
+        # Plain scalars repeat (every manifest has the same keys): their tags, remembered.
+        self.plain_tags: dict[str, str] = {}
 
     def tag(self, event: Any) -> str:
         tag = event.tag
@@ -333,17 +333,22 @@ class _Scalars:
             if not event.implicit[0]:
                 return _STR  # a quoted or block scalar without a tag
             value: str = event.value
-            for resolved, pattern in self.rules.get(value[:1], self.anywhere):
-                if pattern.match(value):
-                    return resolved
-            return _STR
+            known = self.plain_tags.get(value)
+            if known is None:
+                known = self._resolve(value)
+                if len(value) <= _REMEMBERED_LENGTH and len(self.plain_tags) < _REMEMBERED:
+                    self.plain_tags[value] = known
+            return known
         return str(tag)
 
-    def is_merge(self, event: Any) -> bool:
-        return event.value == "<<" and self.tag(event) == _MERGE
+    def _resolve(self, value: str) -> str:
+        for resolved, pattern in self.rules.get(value[:1], self.anywhere):
+            if pattern.match(value):
+                return resolved
+        return _STR
 
-    def value(self, event: Any) -> Any:
-        tag = self.tag(event)
+    def value(self, event: Any, tag: str | None = None) -> Any:
+        tag = self.tag(event) if tag is None else tag
         if tag == _STR:
             return event.value
         if tag == _NULL:

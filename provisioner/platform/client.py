@@ -492,8 +492,9 @@ class PlatformClient:
         where = f"{operation}: GET {FLOW_SERVICE_PATH}/{kind}"
         for _ in range(MAX_PAGES):
             response = self.call(operation, "GET", path, params=params)
-            items.extend(_items(where, response))
-            href = _next_link(where, response)
+            page = _object(where, response)
+            items.extend(_items_of(where, page, response.status_code))
+            href = _next_link(where, page, response.status_code)
             if href is None:
                 return items
             if href in seen:
@@ -646,10 +647,14 @@ def _object(where: str, response: httpx.Response) -> dict[str, Any]:
 
 def _items(where: str, response: httpx.Response) -> list[Resource]:
     """The `items` of a read, each an object with an id."""
-    items = _object(where, response).get("items")
+    return _items_of(where, _object(where, response), response.status_code)
+
+
+def _items_of(where: str, body: dict[str, Any], status: int) -> list[Resource]:
+    items = body.get("items")
     if not isinstance(items, list):
-        raise _malformed(where, response.status_code, "no list of items")
-    return [_resource(where, item, response.status_code) for item in items]
+        raise _malformed(where, status, "no list of items")
+    return [_resource(where, item, status) for item in items]
 
 
 def _resource(where: str, item: Any, status: int = 200) -> Resource:
@@ -660,14 +665,14 @@ def _resource(where: str, item: Any, status: int = 200) -> Resource:
     return item
 
 
-def _next_link(where: str, response: httpx.Response) -> str | None:
-    links = _object(where, response).get("_links") or {}
+def _next_link(where: str, body: dict[str, Any], status: int) -> str | None:
+    links = body.get("_links") or {}
     next_link = links.get("next") if isinstance(links, dict) else None
     href = next_link.get("href") if isinstance(next_link, dict) else None
     if not href:
         return None
     if not isinstance(href, str) or not href.startswith("/") or href.startswith("//"):
-        raise _malformed(where, response.status_code, "a next link that is not a Flow Service path")
+        raise _malformed(where, status, "a next link that is not a Flow Service path")
     return href
 
 
