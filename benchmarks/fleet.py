@@ -46,12 +46,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from provisioner.emulator.catalog import EVENT_HUBS_SPEC_ID, KINESIS_SPEC_ID  # noqa: E402
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG  # noqa: E402
 from provisioner.emulator.store import Store  # noqa: E402
 from provisioner.platform.ids import (  # noqa: E402
-    EVENT_HUBS_SPEC_ID,
     FLOW_SERVICE_PATH,
-    KINESIS_SPEC_ID,
 )
 from tests.emulator_support import (  # noqa: E402
     ADMIN_AUTH,

@@ -11,16 +11,11 @@ from typing import Any
 
 import httpx
 
+from provisioner.emulator.catalog import KINESIS_AUTH_SPEC, KINESIS_SPEC_ID
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.resources import Caller, Resources
 from provisioner.emulator.store import Store
-from provisioner.platform.ids import (
-    DESTINATION_FLOW_SPEC_ID,
-    FLOW_SERVICE_PATH,
-    KINESIS_AUTH_SPEC,
-    KINESIS_SPEC_ID,
-    PROFILE_SPEC_ID,
-)
+from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, FLOW_SERVICE_PATH, PROFILE_SPEC_ID
 from provisioner.platform.target import Target
 
 

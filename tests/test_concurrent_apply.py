@@ -17,10 +17,9 @@ import pytest
 
 from provisioner.apply.requests import profile_base_body, profile_source_body, target_body
 from provisioner.emulator import FaultRule
-from provisioner.emulator.catalog import FLOW_SERVICE_PATH
+from provisioner.emulator.catalog import FLOW_SERVICE_PATH, KINESIS_SPEC_ID
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.emulator.resources import Caller
-from provisioner.platform.ids import KINESIS_SPEC_ID
 from tests.emulator_support import flow_body
 from tests.test_scenarios import converged
 from tests.workspace import AUDIENCES, Workspace, kinesis

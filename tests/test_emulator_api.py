@@ -6,11 +6,10 @@ import httpx
 import pytest
 
 from provisioner.emulator import EmulatorApp
+from provisioner.emulator.catalog import EVENT_HUBS_SPEC_ID, KINESIS_SPEC_ID
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.platform.ids import (
-    EVENT_HUBS_SPEC_ID,
     FLOW_SERVICE_PATH,
-    KINESIS_SPEC_ID,
     PROFILE_SELECTORS,
     PROFILE_SPEC_ID,
     SEGMENT_SELECTORS,

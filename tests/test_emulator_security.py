@@ -17,11 +17,11 @@ from click.testing import CliRunner
 
 from provisioner.emulator import EmulatorApp, Store
 from provisioner.emulator.admin import basic_authorization
+from provisioner.emulator.catalog import EVENT_HUBS_AUTH_SPEC, EVENT_HUBS_SPEC_ID
 from provisioner.emulator.cli import emulator as emulator_cli
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID
 from provisioner.emulator.server import EmulatorTransport, is_loopback
 from provisioner.emulator.store import StoreFileError
-from provisioner.platform.ids import EVENT_HUBS_AUTH_SPEC, EVENT_HUBS_SPEC_ID
 from provisioner.platform.target import check_url
 from tests.emulator_support import ADMIN_AUTH, Api, Chain, get_token, kinesis_account
 

@@ -7,11 +7,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from provisioner.apply.run import Applier, ApplyReport
 from provisioner.cli.context import RunContext
 from provisioner.cli.progress import Progress
 from provisioner.cli.progress import wanted as progress_wanted
@@ -22,6 +21,9 @@ from provisioner.plan.model import Plan, unit_of
 from provisioner.platform.client import PlatformClient
 from provisioner.render.safe import for_message, for_terminal
 from provisioner.state.managed import ManagedState
+
+if TYPE_CHECKING:
+    from provisioner.apply.run import ApplyReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,6 +108,9 @@ def carry_out(
     units = len({unit_of(c) for c in the_plan.changes})
     progress = Progress(verb, units)
     try:
+        # Loaded here: a plan never applies, and starts without the apply engine.
+        from provisioner.apply.run import Applier
+
         return Applier(client, the_plan, managed, progress, refused).run()
     finally:
         progress.close()

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from provisioner.apply.adopt import find_flow, import_flow
 from provisioner.cli.common import (
     carry_out,
     colour,
@@ -226,6 +225,8 @@ def import_(
         raise click.UsageError("give --flow-id ID or --name NAME (one of the two)")
     if output is not None and output.exists() and not force:
         raise ProvisionerError(f"{output} exists; pass --force to overwrite it")
+    from provisioner.apply.adopt import find_flow, import_flow  # only `import` needs it
+
     context = run_context((), env_name, sandbox, platform_url, use_emulator, need_paths=False)
     click.echo(context.target.describe(), err=True)
     with connect(context.target, concurrency=concurrency) as client:
