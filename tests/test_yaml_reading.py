@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from provisioner.manifest import load_and_check, yamlread
@@ -155,3 +156,19 @@ def test_the_folder_walk_is_sorted_skips_dot_folders_and_symlinked_folders(
     ]
     assert found == ["a.yaml", "b/two.yml", "b.yaml", "c/d/three.yaml"]
     assert found == sorted(found, key=lambda p: Path(p).parts)
+
+
+def test_remembered_scalar_tags_are_bounded_and_never_change_a_value() -> None:
+    """Plain scalars' tags are remembered across files (manifests repeat their keys), but
+    only so many, however many distinct scalars a hostile file holds; and a remembered tag
+    gives the same values as resolving afresh, in either YAML version."""
+    many = "\n".join(f"- item-{i}" for i in range(yamlread._REMEMBERED + 500))
+    assert len(parse_documents(many)[0]) == yamlread._REMEMBERED + 500
+    remembered = yamlread._scalars((1, 2)).plain_tags
+    assert len(remembered) <= yamlread._REMEMBERED
+    text = "a: 012\nb: yes\nc: 1_000\nd: ~\ne: 0x1F\nf: 2001-12-14\ng: .inf\n"
+    for version in ("", "%YAML 1.1\n---\n"):
+        reference = YAML(typ="safe", pure=True).load(version + text)
+        first = parse_documents(version + text)[0]  # resolving
+        again = parse_documents(version + text)[0]  # from what was remembered
+        assert first == again == reference
