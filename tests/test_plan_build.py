@@ -234,6 +234,22 @@ def test_a_digest_that_still_matches_is_never_drift() -> None:
     assert not change(found, "flow", "orders").drift
 
 
+def test_a_plan_with_other_credentials_knows_the_apply_clients_writes() -> None:
+    """A pull request planned with a read-only client: the client that made the tool's
+    marked objects (the apply pipeline's) is the tool's too; the UI never is."""
+    live = _written_by("deployer", "deployer")
+    for resource in [*live.state.targets.values(), *live.state.connections.values()]:
+        resource["createdClient"] = "deployer"
+    found = plan(desired(desired_flow("orders", audiences=[A])), live, client="pr-reader")
+    assert not change(found, "flow", "orders").drift
+    next(iter(live.state.flows.values()))["updatedClient"] = UI
+    found = plan(desired(desired_flow("orders", audiences=[A])), live, client="pr-reader")
+    assert change(found, "flow", "orders").drift
+    for resource in live.state.targets.values():  # made in the UI, then imported
+        resource["createdClient"] = UI
+    assert live.managed(client="pr-reader").clients == {"pr-reader", "deployer"}
+
+
 def test_a_writer_missing_on_either_object_leaves_it_to_the_digest() -> None:
     live = _written_by(ME, ME)
     del next(iter(live.state.targets.values()))["updatedClient"]

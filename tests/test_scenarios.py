@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioner.emulator.identity import DEFAULT_ORG
 from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
 from tests.workspace import AUDIENCES, SECRETS, Workspace, event_hubs, kinesis
 
@@ -195,6 +196,34 @@ def test_an_update_writes_the_flow_alone_and_drift_is_still_told(workspace: Work
     assert ws.apply().code == 0
     ws.write("orders.yaml", kinesis("orders", [A]))
     assert _drift(ws) == [False]
+
+
+def test_a_plan_with_read_only_credentials_tells_drift_as_the_apply_does(
+    workspace: Workspace,
+) -> None:
+    """Pull requests planned with another client than the merge applies with: that plan
+    knows the apply client's writes (it made the tool's marked objects), so it labels the
+    same drift, and the saved plan it makes is applied whole."""
+    ws = workspace
+    ws.emulator.config.clients["pr-reader"] = ("reader-secret", DEFAULT_ORG)
+    reader = {**ws.env, "AEP_CLIENT_ID": "pr-reader", "AEP_CLIENT_SECRET": "reader-secret"}
+    applier = dict(ws.env)
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    assert ws.apply().code == 0
+    ws.write("orders.yaml", kinesis("orders", [A, B]))
+    assert ws.apply().code == 0
+    ws.write("orders.yaml", kinesis("orders", [A, B, C]))
+    ws.env = reader
+    assert _drift(ws) == [False]
+    assert ws.plan("--out", "reviewed.json").code == 0
+    ws.env = applier
+    applied = ws.run("apply", "manifests", "--plan", "reviewed.json", "--auto-approve")
+    assert applied.code == 0, applied.err
+    _edit_in_the_ui(ws, "orders")
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    for env in (reader, applier):
+        ws.env = env
+        assert _drift(ws) == [True]
 
 
 def test_without_the_platforms_record_of_writers_a_digest_is_recorded(

@@ -75,6 +75,9 @@ class DataflowConverger:
         self.source_id = source_id
         self.undocumented = undocumented
         self.project = plan.target.project
+        # This run's own client: what it writes, the platform records as written by it.
+        own = client.target.client_id
+        self._own = frozenset({own} if own else ())
 
     def converge(self, name: str) -> list[str]:
         """Target, flow, activation and state as the plan says; then read back and record."""
@@ -104,7 +107,7 @@ class DataflowConverger:
                     f"the target connection of {name} is gone from the platform since the "
                     "plan; run plan again"
                 )
-            return _known(found, self.client.target.client_id)
+            return _known(found, self._own)
         if change.action == "update":
             etag = None
             with _settled_by_read_back():
@@ -304,8 +307,7 @@ class DataflowConverger:
         digest = digest_of(flow, {"params": target.params})
         fields = read_marker({"description": target.description}) or {}
         if fields.get("dataflow") == name and (
-            fields.get("applied") == digest
-            or (target.ours and written_last_by(self.client.target.client_id, flow))
+            fields.get("applied") == digest or (target.ours and written_last_by(self._own, flow))
         ):
             return
         if not target.etag or not self.undocumented.allowed("record"):
@@ -325,14 +327,14 @@ class DataflowConverger:
         return applied_marker(name, digest, self.project)
 
 
-def _known(target: Resource, client: str) -> _Target:
+def _known(target: Resource, own: frozenset[str]) -> _Target:
     return _Target(
         str(target["id"]),
         target.get("etag"),
         target.get("params") or {},
         str(target.get("description") or ""),
         True,
-        written_last_by(client, target) is True,
+        written_last_by(own, target) is True,
     )
 
 

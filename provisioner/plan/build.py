@@ -346,7 +346,7 @@ def _field_value(value: Any) -> FieldValue:
 
 
 def _drifted(work: _Planning, live: LiveFlow) -> bool:
-    return drifted(live.flow, live.target, live.applied, work.managed.client)
+    return drifted(live.flow, live.target, live.applied, work.managed.clients)
 
 
 def _param_fields(target: Resource, wanted: dict[str, str]) -> list[FieldChange]:

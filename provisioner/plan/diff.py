@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,29 +232,31 @@ def digest_of(flow: Resource, target: Resource) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def written_last_by(client: str | None, *resources: Resource) -> bool | None:
-    """Whether the platform records `client` as the last to write every one of `resources`.
+def written_last_by(clients: Collection[str], *resources: Resource) -> bool | None:
+    """Whether the platform records one of `clients` as the last to write every one of
+    `resources`.
 
     Every Flow Service object carries `updatedClient`: the IMS client that last changed it
-    (`exc_app` for the Experience Platform UI). None where that cannot be told: the client
-    is not known (a bare access token), or an object does not carry the field.
+    (`exc_app` for the Experience Platform UI). None where that cannot be told: no client is
+    known, or an object does not carry the field.
     """
     writers = [r.get("updatedClient") for r in resources]
-    if not client or any(not isinstance(w, str) or not w for w in writers):
+    if not clients or any(not isinstance(w, str) or not w for w in writers):
         return None
-    return all(w == client for w in writers)
+    return all(w in clients for w in writers)
 
 
-def drifted(flow: Resource, target: Resource, applied: str, client: str | None) -> bool:
+def drifted(flow: Resource, target: Resource, applied: str, clients: Collection[str]) -> bool:
     """Changed outside this tool since it last applied the dataflow.
 
     As recorded (`applied`, the digest written at apply) is never drift. Otherwise the
-    platform's own record of the last writer decides, so an apply need not write a digest
-    of its own; where the platform does not say, a digest that no longer matches does.
+    platform's own record of the last writer decides (one of the tool's `clients`, or not),
+    so an apply need not write a digest of its own; where the platform does not say, a
+    digest that no longer matches does.
     """
     if applied and applied == digest_of(flow, target):
         return False
-    ours = written_last_by(client, flow, target)
+    ours = written_last_by(clients, flow, target)
     if ours is not None:
         return not ours
     return bool(applied)

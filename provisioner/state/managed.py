@@ -23,6 +23,7 @@ from provisioner.state.live import LiveState
 from provisioner.state.marker import DEFAULT_PROJECT, project_of, read_marker
 
 Resource = dict[str, Any]
+UI_CLIENT = "exc_app"  # the Experience Platform UI, as the platform records its writes
 
 
 @dataclass
@@ -65,9 +66,9 @@ class ManagedState(Owned):
     others: dict[str, Owned] = field(default_factory=dict)  # other projects', by project
     duplicates: list[Duplicate] = field(default_factory=list)
     taken_over: set[str] = field(default_factory=set)  # account keys moving to this project
-    # The IMS client this run writes as: the platform records it as `updatedClient` on
-    # what it writes (None when not known, as with a bare access token).
-    client: str | None = None
+    # The IMS clients whose writes are this tool's, as the platform records the last writer
+    # of an object (`updatedClient`): see `tool_clients`.
+    clients: frozenset[str] = frozenset()
 
     def flow_by_id(self, flow_id: str) -> LiveFlow | None:
         return next((f for f in self.flows.values() if f.flow.get("id") == flow_id), None)
@@ -78,7 +79,7 @@ def managed_state(
 ) -> ManagedState:
     projects: dict[str, Owned] = {}
     duplicates: list[Duplicate] = []
-    state = ManagedState(project=project, client=client)
+    state = ManagedState(project=project, clients=tool_clients(live, client))
     accounts = _accounts(live.connections.values(), projects)
     for resource in oldest_first(live.connections.values()):
         if "profile" in (read_marker(resource) or {}) and state.profile_base is None:
@@ -121,6 +122,21 @@ def _source_in_use(state: ManagedState, sources: dict[str, Resource]) -> Resourc
             if source_id in sources:
                 return sources[source_id]
     return None
+
+
+def tool_clients(live: LiveState, client: str | None) -> frozenset[str]:
+    """The IMS clients whose writes are this tool's: the run's own (`client`, None when not
+    known, as with a bare access token), and every client that made an object carrying the
+    tool's marker (an account, target connection or profile connection is made with it), so
+    that a plan run with other credentials than the apply (a read-only pull-request client)
+    still knows the apply's writes. Never the Experience Platform UI's."""
+    made = (
+        resource.get("createdClient")
+        for resource in [*live.connections.values(), *live.targets.values()]
+        if read_marker(resource) is not None
+    )
+    found = {c for c in made if isinstance(c, str) and c and c != UI_CLIENT}
+    return frozenset(found | ({client} if client else set()))
 
 
 def _accounts(
