@@ -55,7 +55,7 @@ class _Target:
     params: dict[str, Any]
     description: str
     checked: bool  # its params are known to be as wanted (unchanged, or read back)
-    ours: bool = False  # the platform records this run's client as its last writer
+    ours: bool = False  # the platform records one of the tool's clients as its last writer
 
 
 class DataflowConverger:
@@ -107,7 +107,7 @@ class DataflowConverger:
                     f"the target connection of {name} is gone from the platform since the "
                     "plan; run plan again"
                 )
-            return _known(found, self._own)
+            return _known(found, self._own | self.managed.clients)
         if change.action == "update":
             etag = None
             with _settled_by_read_back():
@@ -327,14 +327,14 @@ class DataflowConverger:
         return applied_marker(name, digest, self.project)
 
 
-def _known(target: Resource, own: frozenset[str]) -> _Target:
+def _known(target: Resource, tools: frozenset[str]) -> _Target:
     return _Target(
         str(target["id"]),
         target.get("etag"),
         target.get("params") or {},
         str(target.get("description") or ""),
         True,
-        written_last_by(own, target) is True,
+        written_last_by(tools, target) is True,
     )
 
 
