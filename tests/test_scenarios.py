@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.emulator.identity import DEFAULT_ORG
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
 from tests.workspace import AUDIENCES, SECRETS, Workspace, event_hubs, kinesis
 
@@ -224,6 +224,26 @@ def test_a_plan_with_read_only_credentials_tells_drift_as_the_apply_does(
     for env in (reader, applier):
         ws.env = env
         assert _drift(ws) == [True]
+
+
+def test_writes_recorded_under_another_name_than_the_client_id(workspace: Workspace) -> None:
+    """A platform that records the tool's writes under another name than AEP_CLIENT_ID (a
+    technical account's, say): the first apply cannot tell, so it records a digest; from
+    then on the name that made the tool's objects is the tool's, and an update is one write."""
+    ws = workspace
+    ws.emulator.config.recorded_as[DEFAULT_CLIENT_ID] = "techacct-1@techacct.adobe.com"
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    patches = ws.emulator.requests["PATCH"]
+    assert ws.apply().code == 0
+    assert ws.emulator.requests["PATCH"] - patches == 2  # the activation, and the digest
+    ws.write("orders.yaml", kinesis("orders", [A, B]))
+    patches = ws.emulator.requests["PATCH"]
+    assert ws.apply().code == 0
+    assert ws.emulator.requests["PATCH"] - patches == 1
+    ws.write("orders.yaml", kinesis("orders", [A, B, C]))
+    assert _drift(ws) == [False]
+    _edit_in_the_ui(ws, "orders")
+    assert _drift(ws) == [True]
 
 
 def test_without_the_platforms_record_of_writers_a_digest_is_recorded(

@@ -75,9 +75,11 @@ class DataflowConverger:
         self.source_id = source_id
         self.undocumented = undocumented
         self.project = plan.target.project
-        # This run's own client: what it writes, the platform records as written by it.
+        # The clients whose writes are the tool's, as the plan judges drift: this run's own,
+        # and those that made the tool's marked objects (which also covers a platform that
+        # records this run's writes under another name than AEP_CLIENT_ID).
         own = client.target.client_id
-        self._own = frozenset({own} if own else ())
+        self._tools = frozenset({own} if own else ()) | managed.clients
 
     def converge(self, name: str) -> list[str]:
         """Target, flow, activation and state as the plan says; then read back and record."""
@@ -107,7 +109,7 @@ class DataflowConverger:
                     f"the target connection of {name} is gone from the platform since the "
                     "plan; run plan again"
                 )
-            return _known(found, self._own | self.managed.clients)
+            return _known(found, self._tools)
         if change.action == "update":
             etag = None
             with _settled_by_read_back():
@@ -307,7 +309,7 @@ class DataflowConverger:
         digest = digest_of(flow, {"params": target.params})
         fields = read_marker({"description": target.description}) or {}
         if fields.get("dataflow") == name and (
-            fields.get("applied") == digest or (target.ours and written_last_by(self._own, flow))
+            fields.get("applied") == digest or (target.ours and written_last_by(self._tools, flow))
         ):
             return
         if not target.etag or not self.undocumented.allowed("record"):

@@ -77,6 +77,8 @@ class EmulatorConfig:
     # Objects carry createdClient and updatedClient, as the OpenAPI documents say (False: a
     # platform that leaves them out, for clients that must not depend on them).
     record_clients: bool = True
+    # The name a client's writes are recorded under, where it is not the client id itself.
+    recorded_as: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,7 +150,7 @@ class EmulatorApp:
         self.store = store or Store()
         self.config = config or EmulatorConfig()
         self.faults = faults or Faults()
-        self.resources = Resources(self.store, self.config.record_clients)
+        self.resources = Resources(self.store, self.config.record_clients, self.config.recorded_as)
         self.audiences = Audiences(self.store)
         self.requests: Counter[str] = Counter()
         self.in_flight = InFlight()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +61,15 @@ def sandbox_id(name: str) -> str:
 
 
 class Resources:
-    def __init__(self, store: Store, record_clients: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        record_clients: bool = True,
+        recorded_as: Mapping[str, str] | None = None,
+    ) -> None:
         self.store = store
         self.record_clients = record_clients
+        self.recorded_as = recorded_as if recorded_as is not None else {}
 
     # reads ---------------------------------------------------------------------------
 
@@ -170,9 +177,10 @@ class Resources:
                 imsOrgId=caller.org,
             )
         if self.record_clients:
-            fields["updatedClient"] = caller.client_id
+            recorded = self.recorded_as.get(caller.client_id, caller.client_id)
+            fields["updatedClient"] = recorded
             if created:
-                fields["createdClient"] = caller.client_id
+                fields["createdClient"] = recorded
         return fields
 
     def _derive(self, kind: str, sandbox: str, resource: Resource, now: int) -> None:
