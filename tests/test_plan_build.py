@@ -250,6 +250,18 @@ def test_a_plan_with_other_credentials_knows_the_apply_clients_writes() -> None:
     assert live.managed(client="pr-reader").clients == {"pr-reader", "deployer"}
 
 
+def test_only_this_projects_makers_and_never_the_ui_are_the_tools_clients() -> None:
+    live = Live()
+    ours, _ = live.chain("orders")
+    theirs, _ = live.chain("clicks", project="web")
+    for flow, maker in ((ours, "deployer"), (theirs, "web-deployer")):
+        target = live.state.targets[flow["targetConnectionIds"][0]]
+        target["createdClient"] = maker
+        live.state.connections[target["baseConnectionId"]]["createdClient"] = UI
+    assert live.managed(client="pr-reader").clients == {"pr-reader", "deployer"}
+    assert live.managed("web").clients == {"web-deployer"}
+
+
 def test_a_writer_missing_on_either_object_leaves_it_to_the_digest() -> None:
     live = _written_by(ME, ME)
     del next(iter(live.state.targets.values()))["updatedClient"]

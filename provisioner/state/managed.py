@@ -79,7 +79,7 @@ def managed_state(
 ) -> ManagedState:
     projects: dict[str, Owned] = {}
     duplicates: list[Duplicate] = []
-    state = ManagedState(project=project, clients=tool_clients(live, client))
+    state = ManagedState(project=project, clients=tool_clients(live, client, project))
     accounts = _accounts(live.connections.values(), projects)
     for resource in oldest_first(live.connections.values()):
         if "profile" in (read_marker(resource) or {}) and state.profile_base is None:
@@ -124,16 +124,18 @@ def _source_in_use(state: ManagedState, sources: dict[str, Resource]) -> Resourc
     return None
 
 
-def tool_clients(live: LiveState, client: str | None) -> frozenset[str]:
+def tool_clients(
+    live: LiveState, client: str | None, project: str = DEFAULT_PROJECT
+) -> frozenset[str]:
     """The IMS clients whose writes are this tool's: the run's own (`client`, None when not
-    known, as with a bare access token), and every client that made an object carrying the
-    tool's marker (an account, target connection or profile connection is made with it), so
-    that a plan run with other credentials than the apply (a read-only pull-request client)
-    still knows the apply's writes. Never the Experience Platform UI's."""
+    known, as with a bare access token), and every client that made an object carrying this
+    project's marker (its accounts and target connections are made with it), so that a plan
+    run with other credentials than the apply (a read-only pull-request client) still knows
+    the apply's writes. Never the Experience Platform UI's."""
     made = (
         resource.get("createdClient")
         for resource in [*live.connections.values(), *live.targets.values()]
-        if read_marker(resource) is not None
+        if (fields := read_marker(resource)) is not None and project_of(fields) == project
     )
     found = {c for c in made if isinstance(c, str) and c and c != UI_CLIENT}
     return frozenset(found | ({client} if client else set()))
