@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from provisioner.emulator import FaultRule
+from provisioner.platform import client as client_module
+from provisioner.platform.client import RetryPolicy
 from provisioner.platform.ids import SEGMENT_SELECTORS
 from tests.emulator_support import Api, Chain
 from tests.test_scenarios import ONE_DATAFLOW, converged, counts
@@ -149,8 +151,15 @@ def test_412_during_apply_fails_that_dataflow_with_a_hint(workspace: Workspace) 
 # faults ------------------------------------------------------------------------------
 
 
-def test_a_storm_of_429_and_503_converges_without_duplicates(workspace: Workspace) -> None:
+def test_a_storm_of_429_and_503_converges_without_duplicates(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ws = workspace
+    # 40% of attempts fail: with the fixture's 8 tries, one request in some 1,500 runs out of
+    # them, and a run makes dozens; patient enough that every request gets through.
+    monkeypatch.setattr(
+        client_module, "DEFAULT_POLICY", RetryPolicy(attempts=30, base_delay=0.002, max_delay=0.02)
+    )
     ws.emulator.faults.update({"rate_429": 0.3, "rate_5xx": 0.1, "retry_after": 0, "seed": 11})
     for i in range(4):
         ws.write(f"f{i}.yaml", kinesis(f"flow-{i}", [A, B], ["a.b"], stream=f"s{i}"))

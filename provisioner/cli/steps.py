@@ -12,6 +12,7 @@ import click
 
 from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolve_secrets
+from provisioner.manifest.problems import errors_in
 from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.plan.build import Safety, make_plan
 from provisioner.plan.labels import label_plan
@@ -31,7 +32,7 @@ from provisioner.state.marker import DEFAULT_PROJECT
 class InvalidManifests(ManifestError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        errors = sum(1 for p in problems if p.severity == "error")
+        errors = len(errors_in(problems))
         super().__init__(f"{errors} problem(s) in the manifests; nothing was read or changed")
 
 
@@ -40,7 +41,7 @@ class UnresolvedAudiences(InvalidManifests):
 
     def __init__(self, problems: list[Problem], sandbox: str) -> None:
         super().__init__(problems)
-        errors = sum(1 for p in problems if p.severity == "error")
+        errors = len(errors_in(problems))
         self.args = (
             f"{errors} problem(s) with the manifests' audiences in sandbox '{sandbox}'; "
             "nothing was changed",

@@ -134,10 +134,14 @@ class _ContentTypeError(ApiError):
 
 
 def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    body = b"" if payload is None else json.dumps(payload).encode()
-    merged = {"Content-Type": "application/json"} if payload is not None else {}
-    merged.update(headers or {})
-    return status, merged, body
+    if payload is None:
+        return status, dict(headers or {}), b""
+    return _encoded_response(status, json.dumps(payload), headers)
+
+
+def _encoded_response(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
+    """An answer whose JSON is encoded already."""
+    return status, {"Content-Type": "application/json", **(headers or {})}, text.encode()
 
 
 class EmulatorApp:
@@ -380,8 +384,7 @@ class EmulatorApp:
         )
         if texts is not None:
             items = ",".join(texts[r["id"]] for r in page.items)
-            body = f'{{"items":[{items}],"_links":{json.dumps(links)}}}'.encode()
-            return 200, {"Content-Type": "application/json"}, body
+            return _encoded_response(200, f'{{"items":[{items}],"_links":{json.dumps(links)}}}')
         return _json_response(
             200, {"items": [masked(kind, r) for r in page.items], "_links": links}
         )

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -17,7 +16,6 @@ from provisioner.emulator.store import MEMORY, Store, StoreFileError
 from provisioner.emulator.strict import ACTION_FORMS, ActionForm
 
 DEFAULT_DB = Path(".provisioner") / "emulator.db"
-SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 
 
 @click.group()
@@ -182,9 +180,6 @@ def serve(
     click.echo(f"Flow Service emulator serving on {url} ({mode}data: {db}); Ctrl-C to stop")
     click.echo(f"  AEP_PLATFORM_URL={url} AEP_IMS_URL={url} AEP_ORG_ID={org_id}")
     click.echo(f"  AEP_CLIENT_ID={client_id} AEP_CLIENT_SECRET={client_secret}", nl=True)
-    # Each request is a thread that mostly waits (latency, SQLite); switching between them
-    # often keeps one from holding the store's lock through another's turn of the GIL.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -22,7 +22,7 @@ from provisioner.fields.reading import UnreadableFile, read_regular_file, utf8_t
 from provisioner.manifest.files import walk_manifest_files
 from provisioner.manifest.messages import describe, suggest_key
 from provisioner.manifest.model import LOCATION_TAGS, Manifest
-from provisioner.manifest.problems import Location, Problem, format_path
+from provisioner.manifest.problems import Findings, Location, Problem, format_path
 from provisioner.manifest.yamlread import YamlMap, YamlRefused, YamlSeq, parse_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -53,18 +53,10 @@ class LoadedManifest:
 
 
 @dataclass
-class LoadResult:
+class LoadResult(Findings):
     files: list[Path] = field(default_factory=list)
     manifests: list[LoadedManifest] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
 
 def load_paths(paths: Iterable[str | Path]) -> LoadResult:

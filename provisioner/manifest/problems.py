@@ -42,6 +42,24 @@ class Problem:
         }
 
 
+class Findings:
+    """What collects problems (a load, a resolution): its errors and its warnings."""
+
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return errors_in(self.problems)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def errors_in(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
 def format_path(parts: list[str | int]) -> str:
     """`['audiences', 3, 'id']` -> `audiences[3].id`."""
     text = ""

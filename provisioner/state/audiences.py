@@ -21,6 +21,7 @@ from typing import Protocol
 
 from provisioner.manifest import LoadedManifest, Problem
 from provisioner.manifest.audiences import AudienceRef, audience_refs
+from provisioner.manifest.problems import Findings
 from provisioner.platform.audiences import AudiencesUnavailable, NameMatches, PlatformAudience
 
 
@@ -33,18 +34,10 @@ class AudienceSource(Protocol):
 
 
 @dataclass
-class AudienceResolution:
+class AudienceResolution(Findings):
     manifests: list[LoadedManifest]  # every audience with its id (when there are no errors)
     problems: list[Problem] = field(default_factory=list)
     names_by_id: dict[str, str] = field(default_factory=dict)  # lowercased id -> platform name
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
 
 @dataclass(frozen=True)
