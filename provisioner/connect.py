@@ -126,15 +126,33 @@ def connect(
 
 def _embedded_emulator(target: Target) -> httpx.BaseTransport:
     """The emulator in-process over its data file. Imported here: a run against the
-    platform never loads it."""
-    from provisioner.emulator.app import EmulatorApp
+    platform never loads it.
+
+    Its sandboxes are prod, those its data holds or `provisioner emulator sandboxes add`
+    made, and those the project's environments name: the project file says which sandboxes
+    the organisation has, so `--env dev` works on a fresh machine, while a sandbox named
+    nowhere (a typo in --sandbox) is refused as the platform refuses it."""
+    from provisioner.emulator.app import EmulatorApp, EmulatorConfig
     from provisioner.emulator.server import EmulatorTransport
     from provisioner.emulator.store import Store
 
+    sandboxes: frozenset[str] = frozenset()
     if target.url != ":memory:":
         prepare_emulator_dir(Path(target.url).parent)
+        sandboxes = project_sandboxes(Path(target.url).parent.parent)
     try:
         store = Store(target.url)
     except OSError as error:  # a symlink planted at the data file, a read-only folder
         raise TargetError(f"the embedded emulator's data file {target.url}: {error}") from None
-    return EmulatorTransport(EmulatorApp(store))
+    return EmulatorTransport(EmulatorApp(store, EmulatorConfig(sandboxes=sandboxes)))
+
+
+def project_sandboxes(workdir: Path) -> frozenset[str]:
+    """The sandboxes of the environments of the project file that `workdir` (where the
+    embedded emulator's data lives: the project's root) belongs to; none without one."""
+    from provisioner.manifest.project import find_project  # loaded by the run already
+
+    project = find_project(workdir)
+    if project is None:
+        return frozenset()
+    return frozenset(environment.sandbox for environment in project.environments.values())

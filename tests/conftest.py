@@ -6,19 +6,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from provisioner.emulator import EmulatorApp, EmulatorConfig
+from provisioner.emulator import EmulatorApp
 from provisioner.emulator.server import EmulatorTransport, serving
 from provisioner.platform import client as client_module
 from provisioner.platform.client import RetryPolicy
 from tests.contract.conflicts import UNDOCUMENTED_TOOL_WRITES
 from tests.contract.recording import RequestLog
-from tests.emulator_support import Api
+from tests.emulator_support import Api, emulator_config
 from tests.workspace import Workspace
 
 
 @pytest.fixture
 def emulator() -> EmulatorApp:
-    return EmulatorApp()
+    """The emulator, with the tests' sandboxes (TEST_SANDBOXES) besides prod."""
+    return EmulatorApp(config=emulator_config())
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def _workspace(
 @pytest.fixture
 def strict_emulator() -> EmulatorApp:
     """The emulator in strict mode: only the writes Adobe's documents show."""
-    return EmulatorApp(config=EmulatorConfig(strict=True))
+    return EmulatorApp(config=emulator_config(strict=True))
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def strict_workspace_known_conflicts(
 ) -> Iterator[Workspace]:
     """As strict_workspace, but also accepting the undocumented writes the tool is known to
     send today (tests/contract/conflicts.py): everything else must be documented."""
-    app = EmulatorApp(config=EmulatorConfig(strict=True, also_accept=UNDOCUMENTED_TOOL_WRITES))
+    app = EmulatorApp(config=emulator_config(strict=True, also_accept=UNDOCUMENTED_TOOL_WRITES))
     yield from _logged_workspace(tmp_path, app, monkeypatch)
 
 
@@ -91,7 +92,7 @@ def strict_workspace_known_conflicts(
 def writerless_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     """As workspace, against a platform whose objects do not say which client last wrote
     them (no createdClient or updatedClient); requests are in `workspace.log`."""
-    app = EmulatorApp(config=EmulatorConfig(record_clients=False))
+    app = EmulatorApp(config=emulator_config(record_clients=False))
     yield from _logged_workspace(tmp_path, app, monkeypatch)
 
 
@@ -100,7 +101,7 @@ def strict_writerless_workspace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Workspace]:
     """As strict_workspace, on a platform whose objects do not say who last wrote them."""
-    app = EmulatorApp(config=EmulatorConfig(strict=True, record_clients=False))
+    app = EmulatorApp(config=emulator_config(strict=True, record_clients=False))
     yield from _logged_workspace(tmp_path, app, monkeypatch)
 
 

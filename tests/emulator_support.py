@@ -11,12 +11,22 @@ from typing import Any
 
 import httpx
 
+from provisioner.emulator.app import EmulatorConfig
 from provisioner.emulator.catalog import KINESIS_AUTH_SPEC, KINESIS_SPEC_ID
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.resources import Caller, Resources
 from provisioner.emulator.store import Store
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, FLOW_SERVICE_PATH, PROFILE_SPEC_ID
 from provisioner.platform.target import Target
+
+# The sandboxes the tests' emulated organisation has besides prod: the environments of the
+# tests' project files and the other sandboxes scenarios use. Any other name is unknown.
+TEST_SANDBOXES = frozenset({"dev", "stage"})
+
+
+def emulator_config(**settings: Any) -> EmulatorConfig:
+    """An emulator configuration for tests: `settings`, and the tests' sandboxes."""
+    return EmulatorConfig(sandboxes=TEST_SANDBOXES, **settings)
 
 
 def get_token(client: httpx.Client, secret: str = DEFAULT_CLIENT_SECRET) -> httpx.Response:

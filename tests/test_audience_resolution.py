@@ -60,6 +60,7 @@ class Counted:
 @pytest.fixture
 def app() -> EmulatorApp:
     emulator = EmulatorApp()
+    emulator.sandboxes.add("fresh")  # a sandbox that exists but holds no audiences yet
     for sandbox, audiences in SEEDS.items():
         emulator.seed_audiences(sandbox, audiences)
     return emulator

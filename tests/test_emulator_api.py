@@ -100,10 +100,13 @@ def test_missing_sandbox_header_means_prod_or_an_error(emulator: EmulatorApp, ap
     assert (response.status_code, error_code(response)) == (400, "2105")
 
 
-def test_unknown_sandbox_is_404(emulator: EmulatorApp, api: Api) -> None:
-    emulator.config.sandboxes = frozenset({"prod"})
-    response = Api(api.client, sandbox="qa").get("/flows")
+def test_an_unknown_sandbox_is_500_or_as_documented_404(emulator: EmulatorApp, api: Api) -> None:
+    response = Api(api.client, sandbox="prdo").get("/flows")
+    assert (response.status_code, error_code(response)) == (500, "2100")
+    emulator.config.unknown_sandbox_status = 404
+    response = Api(api.client, sandbox="prdo").get("/flows")
     assert (response.status_code, error_code(response)) == (404, "2100")
+    assert "The sandbox with the name 'prdo' could not be found" in response.text
 
 
 # specs ------------------------------------------------------------------------------

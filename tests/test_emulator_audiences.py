@@ -119,6 +119,26 @@ def test_property_filter_matches_exactly(emulator: EmulatorApp, api: Api) -> Non
     assert_error(get(api, start=-1), 400, "113008")
 
 
+@pytest.mark.parametrize(
+    ("condition", "operator"),
+    [("name!=Men over 50", "!="), ("name>==x", ">=="), ("name~Men", "~"), ("name=Men", "=")],
+)
+def test_an_unknown_filter_operator_is_refused_not_an_empty_list(
+    emulator: EmulatorApp, api: Api, condition: str, operator: str
+) -> None:
+    emulator.seed_audiences("prod", SEED)
+    refused = get(api, property=condition)
+    assert refused.status_code == 400
+    code = "NEBULA-100058-400"
+    message = f"Unknown operator '{operator}'; a property filter is attribute==value"
+    assert refused.json() == {
+        "type": f"https://ns.adobe.com/aep/errors/{code}",
+        "title": "Unknown operator",
+        "status": 400,
+        "errors": {"400": [{"code": code, "message": message, "value": condition}]},
+    }
+
+
 def test_read_by_id_answers_seeded_audiences_only(emulator: EmulatorApp, api: Api) -> None:
     emulator.seed_audiences("prod", SEED)
     read = get(api, f"/{LAPSED}")

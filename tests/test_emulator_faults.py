@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from provisioner.emulator import EmulatorApp, FaultRule
-from tests.emulator_support import Api, Chain, kinesis_account
+from provisioner.emulator.catalog import IMS_TOKEN_PATH
+from tests.emulator_support import Api, Chain, get_token, kinesis_account
 
 
 def test_429_carries_retry_after(emulator: EmulatorApp, api: Api) -> None:
@@ -34,6 +35,14 @@ def test_lost_create_is_committed_but_unanswered(emulator: EmulatorApp, api: Api
         api.post("/connections", json=kinesis_account(name="lost one"))
     names = [c["name"] for c in api.get("/connections").json()["items"]]
     assert names == ["lost one"]
+
+
+def test_the_token_reply_can_be_lost(emulator: EmulatorApp, client: httpx.Client) -> None:
+    emulator.faults.add_rule(FaultRule("lose", "POST", IMS_TOKEN_PATH))
+    with pytest.raises(httpx.RemoteProtocolError):
+        get_token(client)
+    assert emulator.faults.rules == []
+    assert get_token(client).json()["token_type"] == "bearer"
 
 
 def test_dropped_request_commits_nothing(emulator: EmulatorApp, api: Api) -> None:

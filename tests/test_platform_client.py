@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
 
 from provisioner.connect import connect
 from provisioner.emulator import EmulatorApp, FaultRule
+from provisioner.emulator.audiences import AUDIENCES_PATH
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.server import EmulatorTransport, serving
+from provisioner.manifest.checks import load_and_check
+from provisioner.platform.audiences import AudienceReader
 from provisioner.platform.auth import TokenSource
 from provisioner.platform.client import PlatformClient, RetryPolicy
 from provisioner.platform.failures import AmbiguousWriteError, ApiCallError, UnreachableError
+from provisioner.platform.ids import IMS_TOKEN_PATH
 from provisioner.platform.target import Target
+from provisioner.state.audiences import resolve_audiences
 from tests.emulator_support import kinesis_account, platform_target
 
 FAST = RetryPolicy(attempts=10, base_delay=0.001, max_delay=0.005, max_elapsed=30)
@@ -113,6 +121,51 @@ def test_a_cached_token_is_renewed_before_it_expires() -> None:
     assert source.token() == "t1"
     now[0] = 3240.0  # 90% of the lifetime (earlier than five minutes before expiry)
     assert source.token() == "t2"
+    assert len(fetched) == 2
+
+
+def test_a_lost_token_reply_is_retried_like_a_read(
+    client: PlatformClient, emulator: EmulatorApp
+) -> None:
+    emulator.faults.add_rule(FaultRule("lose", "POST", IMS_TOKEN_PATH))
+    assert client.list_all("flows", [], "read") == []
+    assert emulator.faults.rules == []  # IMS answered, and the answer was lost
+    assert client.request_count == 3  # the lost token, the token again, the read
+
+
+def test_threads_waiting_on_a_failed_token_exchange_share_its_failure() -> None:
+    fetching, fail = threading.Event(), threading.Event()
+    fetched: list[str] = []
+
+    def fetch(url: str, form: dict[str, str]) -> dict[str, object]:
+        fetched.append(url)
+        fetching.set()
+        fail.wait(5)
+        raise UnreachableError("get an access token: no answer after 6 tries")
+
+    source = TokenSource(platform_target("https://x.example"), fetch)
+    failures: list[Exception] = []
+
+    def read() -> None:
+        try:
+            source.token()
+        except UnreachableError as error:
+            failures.append(error)
+
+    first = threading.Thread(target=read)
+    first.start()
+    fetching.wait(5)
+    waiting = [threading.Thread(target=read) for _ in range(3)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.05)  # they queue for the exchange in progress
+    fail.set()
+    for thread in [first, *waiting]:
+        thread.join(5)
+    assert len(failures) == 4
+    assert len(fetched) == 1  # the others did not go through every try again
+    with pytest.raises(UnreachableError):
+        source.token()  # a later request tries anew
     assert len(fetched) == 2
 
 
@@ -366,3 +419,42 @@ def test_batch_lookups_cost_one_call_per_hundred(
     found = client.get_by_ids("connections", ids + ids[:10], "read accounts")
     assert sorted(c["id"] for c in found) == sorted(ids)
     assert client.request_count - before == 3
+
+
+# the Audiences API --------------------------------------------------------------------
+
+
+class _StricterFilter(httpx.HTTPTransport):
+    """Adds a filter the Audiences API refuses to every list request: the reader's own
+    `name` filter is one the emulator always understands, and a platform may parse a query
+    more strictly than the emulator does."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == AUDIENCES_PATH:
+            request.url = request.url.copy_add_param("property", "name!==Gold")
+        return super().handle_request(request)
+
+
+def test_a_refused_audience_filter_is_an_error_not_no_such_audience(
+    emulator: EmulatorApp, tmp_path: Path
+) -> None:
+    emulator.seed_audiences("prod", [{"id": str(uuid.uuid4()), "name": "Gold"}])
+    manifest = tmp_path / "loyalty.yaml"
+    manifest.write_text(
+        "version: 1\nname: loyalty\ndestination:\n  type: amazon-kinesis\n  region: us-east-1\n"
+        "  stream: s\n  credentials:\n    accessKeyId: ${env:K}\n    secretKey: ${env:S}\n"
+        "audiences:\n  - name: Gold\n",
+        encoding="utf-8",
+    )
+    loaded = load_and_check([manifest]).manifests
+    with (
+        serving(emulator) as url,
+        PlatformClient(platform_target(url), _StricterFilter(), FAST) as client,
+        pytest.raises(ApiCallError) as caught,
+    ):
+        resolve_audiences(AudienceReader(client), loaded, "prod")
+    assert str(caught.value) == (
+        "look up the manifests' audiences by name: GET /data/core/ups/audiences answered 400 "
+        "NEBULA-100058-400: Unknown operator '!=='; a property filter is attribute==value "
+        "(value: name!==Gold). The request was refused as invalid; the message above says why."
+    )

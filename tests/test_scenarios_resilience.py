@@ -14,7 +14,7 @@ import pytest
 from provisioner.emulator import FaultRule
 from provisioner.platform import client as client_module
 from provisioner.platform.client import RetryPolicy
-from provisioner.platform.ids import SEGMENT_SELECTORS
+from provisioner.platform.ids import IMS_TOKEN_PATH, SEGMENT_SELECTORS
 from tests.emulator_support import Api, Chain
 from tests.test_scenarios import ONE_DATAFLOW, converged, counts
 from tests.workspace import AUDIENCES, SECRETS, Workspace, event_hubs, kinesis
@@ -76,9 +76,7 @@ def test_a_stale_plan_is_refused_for_that_dataflow(workspace: Workspace) -> None
     )
     result = ws.run("apply", "manifests", "--plan", "plan.json", "--auto-approve")
     assert result.code == 1
-    assert "dataflow orders: refused: flow orders differs from the saved plan in 'etag' (it " in (
-        result.err
-    )
+    assert "dataflow orders: refused: flow orders differs from the saved plan in " in result.err
     assert "changed on the platform since the plan" in result.err
     assert ws.flow("orders")["description"] == "changed meanwhile"  # nothing written
     other = ws.flow("other")["transformations"][0]["params"]["segmentSelectors"]["selectors"]
@@ -205,6 +203,32 @@ def test_a_lost_reply_to_a_change_is_settled_by_reading_back(
     flow = ws.flow("orders")
     assert flow["state"] == "disabled"
     converged(ws)
+
+
+def test_a_lost_token_reply_is_retried_like_a_read(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    # IMS answers, then the reply is lost: asking for a token again is harmless.
+    ws.emulator.faults.add_rule(FaultRule("lose", "POST", IMS_TOKEN_PATH))
+    result = ws.plan("--detailed-exitcode")
+    assert result.code == 2, result.err
+    assert ws.emulator.faults.rules == []  # the reply was lost
+    assert "Plan: 4 to create" in result.out
+
+
+def test_lost_token_replies_are_retried_a_bounded_number_of_times(workspace: Workspace) -> None:
+    ws = workspace
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    ws.emulator.faults.add_rule(FaultRule("lose", "POST", IMS_TOKEN_PATH, times=100))
+    result = ws.plan()
+    assert result.code == 1
+    assert "get an access token: POST " in result.err
+    # The fixture's policy tries 8 times. Readers that waited for that exchange share its
+    # failure; one that asks only after it (the plan reads in two threads) tries anew.
+    assert "no answer after 8 tries (RemoteProtocolError" in result.err
+    assert "check the network and AEP_IMS_URL" in result.err
+    requests = ws.emulator.requests
+    assert requests["POST"] == requests["total"] in (8, 16)  # only tokens were asked for
 
 
 def test_one_failing_dataflow_does_not_stop_the_others(workspace: Workspace) -> None:

@@ -1,6 +1,19 @@
 """A local Flow Service, Audiences API and IMS, faithful to the platform's documented
 behaviour.
 
+Sandboxes exist as in a real organisation, so a mistyped sandbox fails here as it fails on
+the platform instead of quietly holding a second copy of everything: `prod` always exists;
+so do the sandboxes the emulator is started with (`serve --sandbox NAME`,
+`EmulatorConfig.sandboxes`), those added since (`POST /emulator/sandboxes`, `provisioner
+emulator sandboxes add NAME`) and those its data holds objects or audiences in. Every Flow
+Service and Audiences request in another sandbox is answered 500 (as a live platform
+answered), in the Flow Service's error shape, naming the sandbox (`sandboxes.py`).
+
+The embedded emulator (the CLI's target when no platform is configured) also knows the
+sandboxes of the project file's environments (`provisioner.connect`): the project names the
+organisation's sandboxes, so `--env dev` works on a fresh machine, while `--sandbox` with a
+name the project does not know is refused until `emulator sandboxes add` makes it.
+
 Its names are loaded on first use: the CLI imports the emulator only when it is the target.
 """
 

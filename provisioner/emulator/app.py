@@ -2,9 +2,12 @@
 the Segmentation Service's Audiences API.
 
 Served over HTTP by `server.py`, or used in-process through `httpx.WSGITransport`. Admin
-endpoints under `/emulator/` (faults, outside edits, request counts, audience seeding) are
-for tests and benchmarks; they are not part of the platform, and all but `health` need the
-emulator's own credentials (see `admin.py`).
+endpoints under `/emulator/` (faults, outside edits, request counts, sandboxes, audience
+seeding) are for tests and benchmarks; they are not part of the platform, and all but
+`health` need the emulator's own credentials (see `admin.py`).
+
+Every Flow Service and Audiences request names a sandbox that must exist (`sandboxes.py`);
+in any other, it is answered 500 in the Flow Service's error shape, as the platform does.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from provisioner.emulator.query import (
     run_query,
 )
 from provisioner.emulator.resources import KINDS, Caller, Resources, masked
+from provisioner.emulator.sandboxes import Sandboxes, check_name, unknown
 from provisioner.emulator.specs import CONNECTION_SPECS, FLOW_SPECS
 from provisioner.emulator.store import Store
 from provisioner.emulator.strict import (
@@ -61,7 +65,11 @@ class EmulatorConfig:
     clients: dict[str, tuple[str, str]] = field(
         default_factory=lambda: {DEFAULT_CLIENT_ID: (DEFAULT_CLIENT_SECRET, DEFAULT_ORG)}
     )  # client id -> (client secret, IMS org)
-    sandboxes: frozenset[str] | None = None  # None: any sandbox name exists
+    # Sandboxes that exist besides prod and those of the store (see sandboxes.py).
+    sandboxes: frozenset[str] = frozenset()
+    # The status of the answer in a sandbox that does not exist: a live platform's 500, or
+    # the 404 of Adobe's error table.
+    unknown_sandbox_status: Literal[500, 404] = 500
     token_ttl: int = 86399  # seconds, as IMS answers
     patch_status: Literal[200, 202] = 200  # 200 with {id, etag}, or 202 with no body
     delete_status: Literal[202, 204] = 202
@@ -156,6 +164,7 @@ class EmulatorApp:
         self.faults = faults or Faults()
         self.resources = Resources(self.store, self.config.record_clients, self.config.recorded_as)
         self.audiences = Audiences(self.store)
+        self.sandboxes = Sandboxes(self.store)
         self.requests: Counter[str] = Counter()
         self.in_flight = InFlight()
         self._count_lock = threading.Lock()
@@ -309,9 +318,13 @@ class EmulatorApp:
             if self.config.missing_sandbox == "error":
                 raise bad_request("2105", "The header x-sandbox-name is missing in the request")
             sandbox = "prod"
-        if self.config.sandboxes is not None and sandbox not in self.config.sandboxes:
-            raise ApiError(404, "2100", f"The sandbox with the name '{sandbox}' could not be found")
+        if sandbox not in self.config.sandboxes and not self.sandboxes.exists(sandbox):
+            raise unknown(sandbox, self.config.unknown_sandbox_status)
         return sandbox
+
+    def sandbox_names(self) -> list[str]:
+        """Every sandbox that exists, sorted."""
+        return sorted(self.config.sandboxes | self.sandboxes.names())
 
     # Flow Service --------------------------------------------------------------------
 
@@ -454,6 +467,12 @@ class EmulatorApp:
                 raise ValueError("an edit is a JSON Patch array")
             edited = self.resources.outside_edit(parts[1], sandbox, parts[2], body)
             return _json_response(200, {"id": edited["id"], "etag": edited["etag"]})
+        if route == ("GET", "sandboxes") and len(parts) == 1:
+            return _json_response(200, {"sandboxes": self.sandbox_names()})
+        if route == ("POST", "sandboxes") and len(parts) == 1:
+            name = body.get("name") if isinstance(body, dict) else None
+            self.sandboxes.add(check_name(name))
+            return _json_response(201, {"sandboxes": self.sandbox_names()})
         if parts[0] == "audiences":
             answer = admin.audiences_route(
                 self.audiences, request.method, parts[1:], body, request.query

@@ -7,13 +7,15 @@ that name audiences by id work on a fresh emulator. A seeded sandbox knows exact
 audiences. A sandbox can be set to answer 403, as an organisation not enabled for audiences.
 
 Errors use the service's own shape: `{requestId, errors: {STATUS: [{code, message}]}, type,
-title, status}`.
+title, status}`. A `property` filter whose operator is not `==` is refused as a live platform
+refused one: 400 `NEBULA-100058-400` "Unknown operator", never an empty list.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -36,10 +38,31 @@ MAX_BULK_IDS = 100
 SEED_FIELDS = frozenset({"id", "name", "description", "lifecycleState"})
 
 Answer = tuple[int, Any]  # (status, JSON payload)
+# A property filter: an attribute, an operator (any run of comparison signs), a value.
+_PROPERTY = re.compile(r"(?P<attribute>[A-Za-z0-9_.]+)\s*(?P<op>[=!<>~]+)(?P<value>.*)")
 
 
 class SeedError(ValueError):
     """A seed (file, command or test endpoint) that does not have the documented shape."""
+
+
+class UnknownOperator(Exception):
+    """A `property` filter written with an operator the API does not have."""
+
+    def __init__(self, operator: str, condition: str) -> None:
+        super().__init__(operator)
+        self.operator = operator
+        self.condition = condition
+
+    def body(self) -> dict[str, Any]:
+        code = "NEBULA-100058-400"
+        message = f"Unknown operator '{self.operator}'; a property filter is attribute==value"
+        return {
+            "type": f"https://ns.adobe.com/aep/errors/{code}",
+            "title": "Unknown operator",
+            "status": 400,
+            "errors": {"400": [{"code": code, "message": message, "value": self.condition}]},
+        }
 
 
 class AudienceApiError(Exception):
@@ -175,6 +198,7 @@ class Audiences:
             for i, a in enumerate(audiences)
         ]
         with self.store.transaction():
+            self.store.record_sandbox(sandbox)  # seeding a sandbox makes it exist
             self.store.set_flag(sandbox, SEEDED, True)
             if replace:
                 for _, existing in self.store.entries(KIND, sandbox):
@@ -256,6 +280,8 @@ class Audiences:
             raise AudienceApiError(404, "113000", f"No resource at {AUDIENCES_PATH}/{subpath}")
         except AudienceApiError as error:
             return error.status, error.body()
+        except UnknownOperator as error:
+            return 400, error.body()
 
     def _find(self, audience_id: str, caller: Caller) -> dict[str, Any] | None:
         if not self.seeded(caller.sandbox):
@@ -405,12 +431,20 @@ def _matches(audience: dict[str, Any], query: Mapping[str, list[str]]) -> bool:
     if entity_type and audience["schema"]["name"] != entity_type:
         return False
     for condition in query.get("property", []):
-        attribute, separator, value = condition.partition("==")
-        if not separator or not attribute:
-            raise _bad_query("property must be written attributeName==value")
-        if str(audience.get(attribute.strip(), "")) != value.strip():
+        attribute, value = _property(condition)
+        if str(audience.get(attribute, "")) != value:
             return False
     return True
+
+
+def _property(condition: str) -> tuple[str, str]:
+    """(attribute, value) of a `property` filter, which is documented with `==` alone."""
+    match = _PROPERTY.fullmatch(condition.strip())
+    if match is None:
+        raise _bad_query("property must be written attributeName==value")
+    if match["op"] != "==":
+        raise UnknownOperator(match["op"], condition)
+    return match["attribute"], match["value"].strip()
 
 
 def _sort(query: Mapping[str, list[str]]) -> tuple[str, str]:

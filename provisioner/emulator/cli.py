@@ -1,5 +1,6 @@
 """`provisioner emulator serve`: the emulator over HTTP for tools, tests and benchmarks;
-`provisioner emulator audiences …`: the audiences its sandboxes know."""
+`provisioner emulator sandboxes …`: the sandboxes it has; `provisioner emulator audiences
+…`: the audiences its sandboxes know."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from provisioner.emulator.app import EmulatorApp, EmulatorConfig
 from provisioner.emulator.audiences import Audiences, AudienceSeed, SeedError, load_seed_file
 from provisioner.emulator.faults import Faults
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.emulator.sandboxes import Sandboxes, check_name
 from provisioner.emulator.server import bound_host, is_loopback, make_server, server_url
 from provisioner.emulator.store import MEMORY, Store, StoreFileError
 from provisioner.emulator.strict import ACTION_FORMS, ActionForm
@@ -39,10 +41,20 @@ def emulator() -> None:
     help=f"SQLite file holding the emulator's data, or {MEMORY} for none.",
 )
 @click.option(
-    "--sandboxes",
-    default="",
-    metavar="NAMES",
-    help="Comma-separated sandbox names that exist (default: any name exists).",
+    "--sandbox",
+    "sandboxes",
+    multiple=True,
+    metavar="NAME",
+    callback=lambda _context, _option, names: _sandbox_names(names),
+    help="A sandbox that exists besides prod and those its data holds (repeatable).",
+)
+@click.option(
+    "--unknown-sandbox",
+    type=click.Choice(["500", "404"]),
+    default="500",
+    show_default=True,
+    help="Answer a request in a sandbox that does not exist with 500 (as the platform "
+    "does) or 404 2100 (as Adobe's error table says).",
 )
 @click.option("--client-id", default=DEFAULT_CLIENT_ID, show_default=True)
 @click.option("--client-secret", default=DEFAULT_CLIENT_SECRET, show_default=True)
@@ -115,7 +127,8 @@ def serve(
     host: str,
     port: int,
     db: str,
-    sandboxes: str,
+    sandboxes: tuple[str, ...],
+    unknown_sandbox: str,
     client_id: str,
     client_secret: str,
     org_id: str,
@@ -139,13 +152,16 @@ def serve(
     """Serve the Flow Service and IMS emulator over HTTP until interrupted.
 
     Point the tool at it with AEP_PLATFORM_URL and AEP_IMS_URL set to the printed URL,
-    AEP_CLIENT_ID, AEP_CLIENT_SECRET and AEP_ORG_ID as printed. Admin endpoints for tests
-    live under /emulator/ (health, faults, rules, stats, edit, audiences); all but health
-    need the client's credentials (a bearer token from this emulator, or Basic auth).
+    AEP_CLIENT_ID, AEP_CLIENT_SECRET and AEP_ORG_ID as printed. Sandboxes that exist: prod,
+    each --sandbox, and those the data holds; any other is answered 500. Admin endpoints
+    for tests live under /emulator/ (health, faults, rules, stats, edit, sandboxes,
+    audiences); all but health need the client's credentials (a bearer token from this
+    emulator, or Basic auth).
     """
     config = EmulatorConfig(
         clients={client_id: (client_secret, org_id)},
-        sandboxes=frozenset(_names(sandboxes)) or None,
+        sandboxes=frozenset(sandboxes),
+        unknown_sandbox_status=404 if unknown_sandbox == "404" else 500,
         token_ttl=token_ttl,
         patch_status=200 if patch_status == "200" else 202,
         delete_status=202 if delete_status == "202" else 204,
@@ -180,6 +196,9 @@ def serve(
     click.echo(f"Flow Service emulator serving on {url} ({mode}data: {db}); Ctrl-C to stop")
     click.echo(f"  AEP_PLATFORM_URL={url} AEP_IMS_URL={url} AEP_ORG_ID={org_id}")
     click.echo(f"  AEP_CLIENT_ID={client_id} AEP_CLIENT_SECRET={client_secret}", nl=True)
+    click.echo(
+        f"  sandboxes: {', '.join(app.sandbox_names())} (AEP_SANDBOX picks one; prod by default)"
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
@@ -191,6 +210,13 @@ def serve(
 
 def _names(comma_separated: str) -> list[str]:
     return [name.strip() for name in comma_separated.split(",") if name.strip()]
+
+
+def _sandbox_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(check_name(name) for name in names)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def _warn_reachable(host: str, url: str) -> None:
@@ -222,7 +248,7 @@ def _load_seed(path: str, sandbox: str | None) -> dict[str, list[AudienceSeed]]:
         raise click.ClickException(str(error)) from None
 
 
-# audiences -------------------------------------------------------------------------------
+# sandboxes -------------------------------------------------------------------------------
 
 _db_option = click.option(
     "--db",
@@ -230,6 +256,49 @@ _db_option = click.option(
     show_default=True,
     help="The emulator's SQLite file (the embedded emulator's by default).",
 )
+
+
+@emulator.group()
+def sandboxes() -> None:
+    """The sandboxes of the emulator's organisation.
+
+    prod always exists, and so does every sandbox the emulator's data holds objects or
+    audiences in. The embedded emulator also knows the sandboxes of provisioner.yaml's
+    environments. A request in any other sandbox is refused, as the platform refuses it.
+    """
+
+
+@sandboxes.command("add")
+@click.argument("names", nargs=-1, required=True, callback=lambda _c, _o, n: _sandbox_names(n))
+@_db_option
+def add_sandboxes(names: tuple[str, ...], db: str) -> None:
+    """Create sandboxes NAMES in the emulator's data file (existing ones stay as they are)."""
+    store = _open_store(db)
+    try:
+        known = Sandboxes(store)
+        for name in names:
+            known.add(name)
+    finally:
+        store.close()
+    for name in names:
+        click.echo(f"sandbox {name}: exists")
+
+
+@sandboxes.command("list")
+@_db_option
+def list_sandboxes(db: str) -> None:
+    """Show the sandboxes the emulator's data file has, one per line."""
+    store = _open_store(db)
+    try:
+        names = sorted(Sandboxes(store).names())
+    finally:
+        store.close()
+    for name in names:
+        click.echo(name)
+
+
+# audiences -------------------------------------------------------------------------------
+
 _sandbox_option = click.option("--sandbox", required=True, help="The sandbox name.")
 
 

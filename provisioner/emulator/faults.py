@@ -25,11 +25,12 @@ class LostResponse(Exception):
 class FaultRule:
     """Apply `action` to the next `times` requests whose method and path match.
 
-    `path` is a Flow Service path such as `/flows` or `/connections/ID`: it matches that
-    path and every path below it (`/flows` matches `/flows/ID/action`, not `/flowSpecs`);
-    empty matches every request. `lose` carries the request out (a create is committed)
-    and then drops the reply; `drop` drops the connection before anything is done; a
-    status answers with it.
+    `path` is a Flow Service path such as `/flows` or `/connections/ID`, or any other
+    path in full (IMS's `/ims/token/v3`, `/data/core/ups/audiences`): it matches that path
+    and every path below it (`/flows` matches `/flows/ID/action`, not `/flowSpecs`); empty
+    matches every request, token requests included. `lose` carries the request out (a
+    create is committed, a token issued) and then drops the reply; `drop` drops the
+    connection before anything is done; a status answers with it.
     """
 
     action: FaultAction

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sandbox_flags (
     sandbox TEXT NOT NULL, flag TEXT NOT NULL, PRIMARY KEY (sandbox, flag)
 );
+CREATE TABLE IF NOT EXISTS sandboxes (name TEXT PRIMARY KEY);
 INSERT OR IGNORE INTO meta VALUES ('seq', '0');
 """
 _IGNORE_EVERYTHING = "# the local emulator's data: never commit it\n*\n"
@@ -190,6 +191,37 @@ class Store:
             self._db.execute("DELETE FROM resources")
             self._db.execute("DELETE FROM sandbox_flags")
             self._forget()
+
+    # sandboxes -----------------------------------------------------------------------
+
+    def add_sandbox(self, name: str) -> None:
+        """Record that a sandbox exists. Sandboxes outlive `clear()`: it empties them."""
+        with self.transaction():
+            self.record_sandbox(name)
+
+    def record_sandbox(self, name: str) -> None:
+        """`add_sandbox` inside a `transaction()` of the caller's."""
+        self._db.execute("INSERT OR IGNORE INTO sandboxes VALUES (?)", (name,))
+
+    def sandbox_names(self) -> set[str]:
+        """The sandboxes recorded, and those that hold anything (objects, audiences, flags)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name FROM sandboxes UNION SELECT sandbox FROM resources "
+                "UNION SELECT sandbox FROM sandbox_flags"
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def has_sandbox(self, name: str) -> bool:
+        """Whether a sandbox is recorded or holds anything."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM sandboxes WHERE name = ? UNION ALL "
+                "SELECT 1 FROM resources WHERE sandbox = ? UNION ALL "
+                "SELECT 1 FROM sandbox_flags WHERE sandbox = ? LIMIT 1",
+                (name, name, name),
+            ).fetchone()
+        return row is not None
 
     # per-sandbox flags ---------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 `ImsAuth` is an `httpx.Auth`: it adds the bearer token to every Flow Service request and,
 when the platform answers 401, renews the token once and sends the request again. The
-token exchange itself is a request like any other, made by the client's one retry policy.
+token exchange itself is a request like any other, made by the client's one retry policy;
+it changes nothing on IMS, so a lost reply is retried as a read's is.
 """
 
 from __future__ import annotations
@@ -48,27 +49,46 @@ class TokenSource:
         self._lock = threading.Lock()
         self._token = target.access_token
         self._renew_at = float("inf") if target.access_token else 0.0
+        self._exchanges = 0  # exchanges finished so far, however they ended
+        # The last exchange that failed (after all its tries), by its number, and why.
+        self._failure: tuple[int, Exception] | None = None
 
     @property
     def renewable(self) -> bool:
         return not self._target.access_token
 
     def token(self) -> str:
+        waited_from = self._exchanges
         with self._lock:
             if not self._token or self._clock() >= self._renew_at:
-                self._exchange()
+                self._exchange(waited_from)
             return self._token
 
     def renew(self, rejected: str) -> bool:
         """After a 401: fetch a new token unless another thread already has. False: cannot."""
         if not self.renewable:
             return False
+        waited_from = self._exchanges
         with self._lock:
             if self._token == rejected:
-                self._exchange()
+                self._exchange(waited_from)
         return True
 
-    def _exchange(self) -> None:
+    def _exchange(self, waited_from: int) -> None:
+        """Fetch a token; but when an exchange ended in failure while this thread waited for
+        the lock, that failure is this thread's too. Each of a run's concurrent readers would
+        otherwise go through every try again, one after the other."""
+        if self._failure is not None and self._failure[0] > waited_from:
+            raise self._failure[1]
+        try:
+            self._fetch_grant()
+        except Exception as error:
+            self._failure = (self._exchanges + 1, error)
+            raise
+        finally:
+            self._exchanges += 1
+
+    def _fetch_grant(self) -> None:
         form = {
             "client_id": self._target.client_id,
             "client_secret": self._target.client_secret,

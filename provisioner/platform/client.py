@@ -40,10 +40,13 @@ from provisioner.platform.failures import (
     ApiCallError,
     MalformedAnswerError,
     RequestNotSentError,
+    UnknownSandboxError,
     UnreachableError,
     describe_error,
     hint_for,
     one_line,
+    says_unknown_sandbox,
+    unknown_sandbox,
 )
 from provisioner.platform.flow_action import (
     ActionForms,
@@ -205,6 +208,9 @@ class PlatformClient:
         self.auth = ImsAuth(self.tokens)
         self._count_lock = threading.Lock()
         self.request_count = 0
+        # Whether a request in the target's sandbox has been answered as hoped: until one
+        # has, a 500 most likely means the sandbox does not exist (see `_sandbox_refusal`).
+        self.sandbox_answered = False
 
     def close(self) -> None:
         self._http.close()
@@ -299,6 +305,8 @@ class PlatformClient:
                     return adopted
                 continue
             if response.status_code in call.ok:
+                if call.authenticated:
+                    self.sandbox_answered = True
                 return response
             status = response.status_code
             # A create answered by any server error may have happened: look before retrying.
@@ -401,6 +409,9 @@ class PlatformClient:
     def _error(self, call: _Call, response: httpx.Response) -> PlatformErrorType:
         code, message = describe_error(response)
         status = response.status_code
+        refusal = self._sandbox_refusal(call, status, code, self.redact(message))
+        if refusal is not None:
+            return refusal
         if status == 412 and call.sent > 1 and call.method == "PATCH":
             return AmbiguousWriteError(
                 f"{call.where} failed, then its retry found the object changed; the first "
@@ -417,6 +428,28 @@ class PlatformClient:
             self.redact(message),
             hint_for(hinted, call.sent),
             call.sent,
+        )
+
+    def _sandbox_refusal(
+        self, call: _Call, status: int, code: str, message: str
+    ) -> UnknownSandboxError | None:
+        """The error for an answer that means the sandbox is unknown (or not this client's),
+        else None. The platform's documents give 404 2100 for it; a live platform answered
+        500 with nothing more, which reads so only while nothing in the sandbox has
+        succeeded: the run's first reads, before any write."""
+        if not call.authenticated:
+            return None
+        said_so = says_unknown_sandbox(code, message)
+        if not said_so and (status != 500 or self.sandbox_answered):
+            return None
+        shown_code = f" {code}" if code else ""
+        said = f": {message}" if message else ""
+        return unknown_sandbox(
+            self.target.sandbox,
+            self.target.org,
+            f"{call.where} answered {status}{shown_code}{said}",
+            said_so,
+            embedded=self.target.kind == "emulator",
         )
 
     def _headers(self, call: _Call) -> dict[str, str]:
@@ -464,7 +497,11 @@ class PlatformClient:
             response.stream = _BoundedStream(response.stream, deadline, self.max_answer_bytes)
 
     def _fetch_token(self, url: str, form: dict[str, str]) -> Any:
-        call = _Call(TOKEN_OPERATION, "POST", url, url, form=form, authenticated=False)
+        # Asking for a token changes nothing (a second one is as good as the first), so a
+        # lost reply is retried as a read's is, under the same policy.
+        call = _Call(
+            TOKEN_OPERATION, "POST", url, url, form=form, authenticated=False, reads_only=True
+        )
         outcome = self._run(call)
         assert isinstance(outcome, httpx.Response)
         return _json(call.where, outcome)
@@ -596,7 +633,7 @@ class PlatformClient:
         )
 
 
-PlatformErrorType = ApiCallError | AmbiguousWriteError
+PlatformErrorType = ApiCallError | AmbiguousWriteError | UnknownSandboxError
 
 
 class _BoundedStream(httpx.SyncByteStream):
