@@ -320,3 +320,130 @@ def test_the_example_conforms_to_the_published_schema(tmp_path: Path) -> None:
     for wrong in ({"project": "Bad"}, {"environments": {"a b": {"sandbox": "x"}}}, {"x": 1}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(wrong, schema)
+
+
+SHARED_SANDBOX = """\
+environments:
+  {first}:
+    sandbox: prod{first_url}
+  {second}:
+    sandbox: prod{second_url}
+"""
+
+
+def shared(first_url: str = "", second_url: str = "", names: tuple[str, str] = ("a", "b")) -> str:
+    def url(value: str) -> str:
+        return f"\n    platformUrl: {value}" if value else ""
+
+    return SHARED_SANDBOX.format(
+        first=names[0], second=names[1], first_url=url(first_url), second_url=url(second_url)
+    )
+
+
+def validate_in(tmp_path: Path, project: str, *args: str) -> tuple[int, str]:
+    """`validate` of one valid manifest, run beside the project file `project`."""
+    write(tmp_path / "provisioner.yaml", project)
+    write(tmp_path / "m.yaml", MANIFEST.replace("${var:stream}", "s"))
+    result = CliRunner().invoke(cli, ["validate", *args, str(tmp_path / "m.yaml")])
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("first_url", "second_url"),
+    [
+        ("", ""),
+        ("", "https://platform.adobe.io"),
+        ("https://platform.adobe.io", "https://Platform.Adobe.IO:443/"),
+        ("http://127.0.0.1:8085/aep", "http://127.0.0.1:8085/aep/"),
+    ],
+)
+def test_validate_warns_when_two_environments_share_a_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_url: str, second_url: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, output = validate_in(tmp_path, shared(first_url, second_url, ("prod-us", "prod-eu")))
+    assert code == 0, output
+    file = tmp_path.resolve() / "provisioner.yaml"
+    line = 5 if first_url else 4
+    shown = (first_url or "https://platform.adobe.io").rstrip("/")
+    assert (
+        f"{file}:{line + 1}:14: warning: environments 'prod-us' (line 3) and 'prod-eu' both "
+        f"use sandbox 'prod' at {shown}: they are kept apart on the platform (each environment "
+        "only touches the objects it made), but sharing one sandbox between environments is "
+        "usually a mistake (at environments.prod-eu.sandbox)"
+    ) in output
+    assert "1 manifest(s) in 1 file(s): 0 error(s), 1 warning(s)" in output
+
+
+@pytest.mark.parametrize(
+    "project",
+    [
+        shared("https://platform.adobe.io", "https://platform-eu.adobe.io"),
+        shared("", "http://127.0.0.1:8085"),
+        shared("http://127.0.0.1:8085", "http://127.0.0.1:8086"),
+        "environments:\n  a: {sandbox: prod}\n  b: {sandbox: dev}\n",
+        "environments:\n  a: {sandbox: prod}\n",
+        "project: p\n",
+    ],
+)
+def test_environments_on_different_sandboxes_or_platforms_give_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, project: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, output = validate_in(tmp_path, project)
+    assert code == 0, output
+    assert ": warning:" not in output
+    assert "0 error(s), 0 warning(s)" in output
+
+
+def test_every_environment_sharing_a_sandbox_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    project = "environments:\n  a: {sandbox: prod}\n  b: {sandbox: prod}\n  c: {sandbox: prod}\n"
+    code, output = validate_in(tmp_path, project, "--format", "json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert (report["valid"], report["errors"], report["warnings"]) == (True, 0, 2)
+    assert [(p["severity"], p["line"], p["path"]) for p in report["problems"]] == [
+        ("warning", 3, "environments.b.sandbox"),
+        ("warning", 4, "environments.c.sandbox"),
+    ]
+    assert all("'a' (line 2)" in p["message"] for p in report["problems"])
+
+
+def test_the_shared_sandbox_warning_in_ci_formats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, output = validate_in(tmp_path, shared(), "--format", "github")
+    assert code == 0, output
+    (line,) = output.splitlines()
+    file = str(tmp_path.resolve() / "provisioner.yaml").replace(":", "%3A").replace(",", "%2C")
+    assert line.startswith(
+        f"::warning file={file},line=5,col=14::environments 'a' (line 3) and 'b' "
+        "both use sandbox 'prod' at https://platform.adobe.io: they are kept apart"
+    ), line
+    assert line.endswith("(at environments.b.sandbox)")
+
+    code, output = validate_in(tmp_path, shared(), "--format", "sarif")
+    assert code == 0, output
+    (result,) = json.loads(output)["runs"][0]["results"]
+    assert result["level"] == "warning"
+    assert result["properties"] == {"fieldPath": "environments.b.sandbox"}
+    assert "usually a mistake" in result["message"]["text"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "provisioner.yaml", "uriBaseId": "%SRCROOT%"}
+    assert location["region"] == {"startLine": 5, "startColumn": 14}
+
+
+def test_a_shared_sandbox_does_not_hide_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "provisioner.yaml", shared())
+    write(tmp_path / "m.yaml", MANIFEST)  # uses ${var:stream}, which neither environment has
+    result = CliRunner().invoke(cli, ["validate", "--format", "json", "m.yaml"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert (report["errors"], report["warnings"]) == (2, 1)

@@ -27,6 +27,7 @@ from provisioner.manifest.project import (
     check_environments,
     find_project,
     project_json_schema,
+    shared_sandboxes,
 )
 from provisioner.plan.model import plan_json_schema
 from provisioner.render.safe import for_terminal
@@ -54,7 +55,8 @@ def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -
 
     PATHS are manifest files or directories (searched recursively); without them, the
     `manifests` of the project file (provisioner.yaml, in this directory or a parent).
-    With a project file, every environment must define every ${var:…} the manifests use.
+    With a project file, every environment must define every ${var:…} the manifests use,
+    and two environments naming the same sandbox and platform URL give a warning.
     Every problem of every file is reported at once as FILE:LINE:COL: error: MESSAGE (at
     field.path). Exits 0 when all manifests are valid (warnings allowed), 1 otherwise.
     """
@@ -64,7 +66,8 @@ def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -
     if not paths and not project_problems:
         raise click.UsageError("give manifest PATHS, or list `manifests` in provisioner.yaml")
     result = load_and_check(paths)
-    result.problems[:0] = project_problems
+    project_warnings = shared_sandboxes(project) if project is not None else []
+    result.problems[:0] = [*project_problems, *project_warnings]
     if not project_problems:  # an invalid project file says nothing of its variables
         result.problems.extend(check_environments(project, result.manifests))
     if check_secrets and not result.errors:

@@ -22,7 +22,9 @@ RULES = {
     "warning": {
         "id": "manifest-warning",
         "name": "ManifestWarning",
-        "shortDescription": {"text": "A manifest is valid but likely not what was meant."},
+        "shortDescription": {
+            "text": "A manifest or the project file is valid but likely not what was meant."
+        },
         "defaultConfiguration": {"level": "warning"},
     },
 }

@@ -115,13 +115,25 @@ def _earlier_names_across(manifests: Sequence[LoadedManifest]) -> list[Problem]:
 
 
 def _duplicate_names(manifests: Sequence[LoadedManifest]) -> list[Problem]:
+    """Names are compared as loaded, in NFC: two spellings that look alike are one name."""
     problems = []
     for index, first in _first_seen(manifests, lambda m: m.manifest.name):
         where = manifests[first].locate("name")[0]
         name = manifests[index].manifest.name
         message = f"dataflow name '{name}' is already used by the manifest at {where}"
+        if _written_name(manifests[index]) != _written_name(manifests[first]):
+            # They display alike, so say why they collide although the files differ.
+            message += (
+                " (written with other Unicode code points there, but the same name once "
+                "normalised to NFC)"
+            )
         problems.append(manifests[index].problem("error", message, "name"))
     return problems
+
+
+def _written_name(loaded: LoadedManifest) -> object:
+    """The name as the file spells it, before normalisation."""
+    return loaded.node.get("name")
 
 
 def account_settings(loaded: LoadedManifest) -> dict[str, str]:

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from provisioner import destinations
 from provisioner.destinations import DestinationModel
 from provisioner.errors import ProvisionerError
-from provisioner.fields.common import NAME_PATTERN, StrictModel
+from provisioner.fields.common import NAME_PATTERN, StrictModel, to_nfc
 from provisioner.fields.printable import PRINTABLE_PATTERN, reject_control_characters
 from provisioner.fields.templates import TakesVariables, refusing_variables
 
@@ -46,10 +46,13 @@ VARIABLE_FIELDS_HINT = f"description and destination's {_in_words(DESTINATION_VA
 _reject_variables = refusing_variables(VARIABLE_FIELDS_HINT)
 
 # Annotated validators run last to first: control characters are reported before any
-# other rule, so a name with an escape sequence is never called "empty" or "spaced".
+# other rule, so a name with an escape sequence is never called "empty" or "spaced". Names
+# are then normalised to NFC: two spellings of one name that look the same are one name,
+# and the desired state, plans and the platform only ever see that form.
 Name = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=256, pattern=NAME_PATTERN),
+    BeforeValidator(to_nfc),
     BeforeValidator(_reject_variables),
     BeforeValidator(reject_control_characters),
     Field(description="The dataflow's name on the platform; unique in a run, and its key."),
@@ -57,6 +60,7 @@ Name = Annotated[
 EarlierName = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=256, pattern=NAME_PATTERN),
+    BeforeValidator(to_nfc),
     BeforeValidator(_reject_variables),
     BeforeValidator(reject_control_characters),
     Field(description="An earlier name of this dataflow."),

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictFloat,
     StrictInt,
     StringConstraints,
@@ -29,17 +30,24 @@ from provisioner.errors import ProvisionerError
 from provisioner.fields.printable import reject_control_characters
 from provisioner.fields.templates import VARIABLE_NAME_PATTERN
 from provisioner.manifest.diagnose import validation_problems
-from provisioner.manifest.load import LoadedManifest, locate, read_documents, to_plain
+from provisioner.manifest.load import (
+    LoadedManifest,
+    PathPart,
+    locate,
+    read_documents,
+    to_plain,
+)
 from provisioner.manifest.problems import Location, Problem
 from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.manifest.yamlread import YamlMap
-from provisioner.platform.target import is_loopback
+from provisioner.platform.target import DEFAULT_PLATFORM_URL, is_loopback
 
 PROJECT_FILE = "provisioner.yaml"
 DEFAULT_PROJECT = "default"
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 SANDBOX_NAME_PATTERN = r"^[a-z0-9-]+$"
 ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ProjectError(ProvisionerError):
@@ -193,6 +201,12 @@ class Project(ProjectFile):
 
     root: Path
     file: Path
+    # The YAML it was read from, so that later checks can point at its lines.
+    _document: YamlMap | None = PrivateAttr(default=None)
+
+    def locate(self, *parts: PathPart) -> tuple[Location, str]:
+        """The position in the project file, and the dotted path, of a field."""
+        return locate(self.file, self._document, parts)
 
     def manifest_paths(self) -> list[Path]:
         """The `manifests` entries as paths, relative to the project's directory."""
@@ -243,7 +257,50 @@ def load_project(path: Path) -> Project:
         spec = ProjectFile.model_validate(to_plain(document))
     except ValidationError as error:
         raise ProjectError(validation_problems(path, document, error, root=ProjectFile)) from None
-    return Project(**dict(spec), root=path.parent.resolve(), file=path)
+    project = Project(**dict(spec), root=path.parent.resolve(), file=path)
+    project._document = document
+    return project
+
+
+def shared_sandboxes(project: Project) -> list[Problem]:
+    """A warning for every environment that names the sandbox and platform of an earlier one.
+
+    Not an error: the project file does not say which organisation an environment is in
+    (its credentials do), and two organisations may both have a `prod` sandbox.
+    """
+    first_of: dict[tuple[str, str], str] = {}
+    problems = []
+    for name, environment in project.environments.items():
+        place = (environment.sandbox, _platform_key(environment.platformUrl))
+        first = first_of.setdefault(place, name)
+        if first == name:
+            continue
+        first_line = project.locate("environments", first, "sandbox")[0].line
+        url = (project.environments[first].platformUrl or DEFAULT_PLATFORM_URL).rstrip("/")
+        message = (
+            f"environments '{first}' (line {first_line}) and '{name}' both use sandbox "
+            f"'{environment.sandbox}' at {url}: they are kept apart on the platform (each "
+            "environment only touches the objects it made), but sharing one sandbox between "
+            "environments is usually a mistake"
+        )
+        location, path = project.locate("environments", name, "sandbox")
+        problems.append(Problem("warning", location, message, path))
+    return problems
+
+
+def _platform_key(url: str | None) -> str:
+    """A platform URL as compared: absent is the default platform; scheme and host in any
+    case, the default port and trailing slashes make no difference."""
+    parts = urlsplit((url or DEFAULT_PLATFORM_URL).strip())
+    try:
+        port = parts.port
+    except ValueError:  # a malformed port: the run refuses it; compare the text meanwhile
+        return parts.geturl()
+    host = (parts.hostname or "").rstrip(".")
+    host = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 
 def check_environments(
