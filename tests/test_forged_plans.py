@@ -255,6 +255,11 @@ def test_the_plan_has_what_the_forgeries_need(box: Sandbox) -> None:
     }
     assert [c["action"] for c in units["dataflow delta"]] == ["create", "create"]
     assert sealed(box.plan) + "\n" == box.text  # sealed as the tool seals
+    assert {i["manifest"]: i["dataflows"] for i in box.plan["inputs"]} == {
+        f"manifests/{name}": [name.removesuffix(".yaml")] for name in sorted(MANIFESTS)
+    }
+    # what is planned against a live object records the digest of its content
+    assert all(c["digest"].startswith("sha256:") for c in box.plan["changes"] if c["id"])
 
 
 # refused per dataflow: the re-plan alone catches them ---------------------------------
@@ -298,8 +303,8 @@ def update_foreign_id(data: Json, box: Sandbox) -> None:
     change(data, "flow", "alpha")["id"] = box.foreign
 
 
-def other_etag(data: Json, box: Sandbox) -> None:
-    change(data, "flow", "alpha")["etag"] = '"00000001-0000-0200-0000-000000000000"'
+def other_digest(data: Json, box: Sandbox) -> None:
+    change(data, "flow", "alpha")["digest"] = "sha256:" + "0" * 64
 
 
 def create_as_replace(data: Json, box: Sandbox) -> None:
@@ -323,6 +328,7 @@ def credentials_from_file(data: Json, box: Sandbox) -> None:
 
 ALPHA = "dataflow alpha"
 NOT_MADE = "a fresh plan does not make these changes"
+MISSING = "the plan holds changes from manifests this run does not read: "
 PER_UNIT: dict[str, tuple[Edit, dict[str, str]]] = {
     "pii in the patch": (
         pii_in_patch,
@@ -349,7 +355,13 @@ PER_UNIT: dict[str, tuple[Edit, dict[str, str]]] = {
         update_foreign_id,
         {ALPHA: "flow alpha differs from the saved plan in 'id'"},
     ),
-    "another etag": (other_etag, {ALPHA: "flow alpha differs from the saved plan in 'etag'"}),
+    "another digest": (
+        other_digest,
+        {
+            ALPHA: "flow alpha differs from the saved plan in 'digest' (what it was planned "
+            "against changed on the platform since the plan)"
+        },
+    ),
     "create as a replace of the foreign dataflow": (
         create_as_replace,
         {"dataflow delta": "flow delta differs from the saved plan in 'action'"},
@@ -391,9 +403,21 @@ def test_a_forged_change_is_refused_and_nothing_of_it_is_done(
     assert not any(path in sent for path in PII)
 
 
-def test_a_forged_create_no_manifest_names_is_not_made(box: Sandbox) -> None:
-    # a create or update only the saved plan has reads as made since by another apply: it
-    # is not refused, and not made either (only what a fresh plan makes is carried out)
+def test_a_forged_etag_is_not_what_apply_sends(box: Sandbox) -> None:
+    # etags are not compared (the platform moves them on its own); apply sends the fresh
+    # plan's, so another etag in the file changes nothing that is done
+    forgery = forged(box, lambda data, _: change(data, "flow", "alpha").update(etag='"x"'))
+    result = box.apply(forgery)
+    assert result.code == 0, result.err
+    assert box.ws.plan("--detailed-exitcode").code == 0
+    patches = [e for e in box.log.entries if e.method == "PATCH"]
+    assert patches and all(e.headers.get("if-match") != '"x"' for e in patches)
+    assert exported_attributes(box) == ATTRIBUTES
+
+
+def test_a_forged_create_no_manifest_names_is_refused_whole(box: Sandbox) -> None:
+    # a change of a dataflow or account no given manifest declares is a reviewed change
+    # this run cannot make: the whole plan is refused, before any request
     def smuggled(data: Json, box: Sandbox) -> None:
         account = json.loads(json.dumps(change(data, "account", "delta-account")))
         account["name"] = "evil-account"
@@ -405,14 +429,24 @@ def test_a_forged_create_no_manifest_names_is_not_made(box: Sandbox) -> None:
 
     box.ws.env["OTHER"] = CANARY
     result = box.apply(forged(box, smuggled))
-    assert result.code == 0, result.err
-    assert "evil" not in result.out + result.err
-    assert box.ws.plan("--detailed-exitcode").code == 0  # exactly the fresh plan was made
-    assert not any(f["name"] == "evil" for f in box.ws.resources("flows"))
-    assert not any("evil" in c["name"] for c in box.ws.resources("connections"))
-    assert exported_attributes(box) == ATTRIBUTES
-    assert CANARY not in json.dumps([e.body for e in box.log.entries])
-    assert box.other_requests == []
+    assert_nothing_done(box, result, MISSING)
+    assert "account evil-account (the plan records no manifest for it)" in result.err
+    assert "dataflow evil (the plan records no manifest for it)" in result.err
+    assert box.ws.emulator.requests["total"] == 0
+
+
+def test_a_forged_input_does_not_make_a_change_of_a_manifest(box: Sandbox) -> None:
+    # claiming that a given manifest declares the smuggled dataflow does not make it so
+    def smuggled(data: Json, box: Sandbox) -> None:
+        flow = json.loads(json.dumps(change(data, "flow", "delta")))
+        flow["name"] = "evil"
+        data["changes"].append(flow)
+        alpha = next(i for i in data["inputs"] if i["manifest"] == "manifests/alpha.yaml")
+        alpha["dataflows"].append("evil")
+
+    result = box.apply(forged(box, smuggled, PLAN_KEY), PLAN_KEY)
+    assert_nothing_done(box, result, MISSING)
+    assert "dataflow evil (from manifests/alpha.yaml)" in result.err
 
 
 def test_a_forged_name_is_reported_without_driving_the_terminal(box: Sandbox) -> None:

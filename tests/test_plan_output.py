@@ -1,7 +1,8 @@
 """The three renderings of real plans, pinned by golden files; the JSON by its schema.
 
 Plans come from scenarios run against the served emulator. Ids, etags and the port vary
-from run to run, so they are replaced by stable placeholders before comparing. To accept
+from run to run, and content digests follow every marker the tool writes, so they are
+replaced by stable placeholders before comparing (one per distinct value). To accept
 a deliberate change of output: UPDATE_GOLDEN=1 pytest tests/test_plan_output.py, then
 read the diff of tests/golden/ before committing it.
 """
@@ -46,6 +47,7 @@ ROOT = Path(__file__).parent.parent
 A, B, C, D, E, F = AUDIENCES
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ETAG = re.compile(r'\\?"[0-9a-f]{8}-0000-0200-0000-[0-9a-f]{12}\\?"')
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def normalize(text: str, ws: Workspace) -> str:
@@ -65,6 +67,7 @@ def normalize(text: str, ws: Workspace) -> str:
         return replace
 
     text = _ETAG.sub(stable("etag"), text)
+    text = _DIGEST.sub(stable("digest"), text)
     return _UUID.sub(stable("id"), text)
 
 

@@ -37,6 +37,12 @@ class RunContext:
     scope: Scope
 
     @property
+    def root(self) -> Path:
+        """The project's root: the directory of the project file, else the working
+        directory. Saved plans name manifests relative to it."""
+        return self.project.root if self.project is not None else Path.cwd()
+
+    @property
     def variables(self) -> dict[str, str] | None:
         """The values of `${var:…}`: None when no environment is selected."""
         if self.project is None or self.environment is None:

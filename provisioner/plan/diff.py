@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.platform.flow_action import is_enabled
-from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
+from provisioner.platform.ids import PLATFORM_CLIENTS, PROFILE_SELECTORS, SEGMENT_SELECTORS
 from provisioner.state.desired import DesiredAudience, DesiredFlow
 
 Resource = dict[str, Any]
@@ -237,13 +237,19 @@ def written_last_by(clients: Collection[str], *resources: Resource) -> bool | No
     `resources`.
 
     Every Flow Service object carries `updatedClient`: the IMS client that last changed it
-    (`exc_app` for the Experience Platform UI). None where that cannot be told: no client is
-    known, or an object does not carry the field.
+    (`exc_app` for the Experience Platform UI). False as soon as one object was last written
+    by another client than the tool's or the platform's own. None where that cannot be
+    told: no client is known, an object does not carry the field, or the platform itself
+    wrote last (after a run, say: that write hides who wrote before it).
     """
     writers = [r.get("updatedClient") for r in resources]
     if not clients or any(not isinstance(w, str) or not w for w in writers):
         return None
-    return all(w in clients for w in writers)
+    if any(w not in clients and w not in PLATFORM_CLIENTS for w in writers):
+        return False
+    if any(w in PLATFORM_CLIENTS for w in writers):
+        return None
+    return True
 
 
 def drifted(flow: Resource, target: Resource, applied: str, clients: Collection[str]) -> bool:
@@ -251,8 +257,9 @@ def drifted(flow: Resource, target: Resource, applied: str, clients: Collection[
 
     As recorded (`applied`, the digest written at apply) is never drift. Otherwise the
     platform's own record of the last writer decides (one of the tool's `clients`, or not),
-    so an apply need not write a digest of its own; where the platform does not say, a
-    digest that no longer matches does.
+    so an apply need not write a digest of its own; where the platform does not say (the
+    record is missing, or names the platform's own client, which writes after every run),
+    a recorded digest that no longer matches does, and without one nothing reads as drift.
     """
     if applied and applied == digest_of(flow, target):
         return False

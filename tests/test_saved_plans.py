@@ -1,0 +1,480 @@
+"""Saved plans against a platform that writes on its own, and from another checkout.
+
+End to end over loopback HTTP. The platform's own writes (a dataflow rewritten after each
+run, a connection's etag moving after its creation, as Adobe's published captures show) are
+made on the emulator's store by `tests.platform_writes`. What is judged is the content each
+change was planned against (its digest), never the etag; saved plans name manifests relative
+to the project, and refuse whole when a reviewed change's manifest is not given.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pytest
+
+from provisioner.destinations.kinesis import Kinesis
+from provisioner.emulator import EmulatorApp
+from provisioner.plan.content import content_digest
+from provisioner.plan.diff import digest_of, drifted, written_last_by
+from provisioner.platform.ids import PLATFORM_CLIENTS, SEGMENT_SELECTORS
+from tests.platform_writes import RUNS_CLIENT, platform_write
+from tests.workspace import AUDIENCES, Outcome, Workspace, kinesis
+
+A, B, C, D, E, F = AUDIENCES
+KINDS = ("connections", "sourceConnections", "targetConnections", "flows")
+Json = dict[str, Any]
+PLAN = ("--plan", "plan.json", "--auto-approve")
+
+
+def stored(app: EmulatorApp) -> dict[str, dict[str, str]]:
+    """Every object of the sandbox as stored, by kind and id."""
+    return {
+        kind: {
+            str(r["id"]): json.dumps(r, sort_keys=True) for _, r in app.store.entries(kind, "prod")
+        }
+        for kind in KINDS
+    }
+
+
+def audiences_of(flow: Json) -> list[str]:
+    selectors = flow["transformations"][0]["params"]["segmentSelectors"]["selectors"]
+    return [str(s["value"]["id"]) for s in selectors]
+
+
+def target_of(ws: Workspace, name: str) -> Json:
+    target_id = ws.flow(name)["targetConnectionIds"][0]
+    return next(t for t in ws.resources("targetConnections") if t["id"] == target_id)
+
+
+def applied(ws: Workspace, *manifests: tuple[str, str]) -> None:
+    for filename, text in manifests:
+        ws.write(filename, text)
+    result = ws.apply()
+    assert result.code == 0, result.err
+
+
+def saved(ws: Workspace, *args: str) -> Json:
+    made = ws.run("plan", *args, "--out", "plan.json")
+    assert made.code == 0, made.err
+    plan: Json = json.loads((ws.root / "plan.json").read_text())
+    return plan
+
+
+def converged(ws: Workspace) -> None:
+    check = ws.plan("--detailed-exitcode")
+    assert check.code == 0, check.out + check.err
+
+
+# (a), (b): a plan reviewed before the platform wrote --------------------------------------
+
+
+def test_a_saved_plan_applies_after_the_platform_rewrote_the_dataflow(
+    workspace: Workspace,
+) -> None:
+    applied(workspace, ("alpha.yaml", kinesis("alpha", [A])))
+    workspace.write("alpha.yaml", kinesis("alpha", [A, B]))
+    plan = saved(workspace, "manifests")
+    flow = workspace.flow("alpha")
+    before = next(c for c in plan["changes"] if c["type"] == "flow")
+    assert before["etag"] == flow["etag"] and before["digest"] == content_digest(flow)
+    # a run, hours later: the dataflow and its target rewritten by the platform alone
+    platform_write(workspace.emulator, "flows", flow["id"])
+    platform_write(workspace.emulator, "targetConnections", flow["targetConnectionIds"][0])
+    assert workspace.flow("alpha")["etag"] != before["etag"]
+
+    result = workspace.apply(*PLAN)
+
+    assert result.code == 0, result.err
+    assert "refused" not in result.err
+    assert audiences_of(workspace.flow("alpha")) == [A, B]
+    converged(workspace)
+
+
+def test_a_saved_plan_is_refused_where_another_client_changed_the_content(
+    workspace: Workspace,
+) -> None:
+    applied(
+        workspace,
+        ("alpha.yaml", kinesis("alpha", [A])),
+        ("beta.yaml", kinesis("beta", [A], stream="b")),
+    )
+    workspace.write("alpha.yaml", kinesis("alpha", [A, B]))
+    workspace.write("beta.yaml", kinesis("beta", [A, C], stream="b"))
+    saved(workspace, "manifests")
+    alpha = workspace.flow("alpha")
+    workspace.emulator.resources.outside_edit(
+        "flows", "prod", alpha["id"], [{"op": "replace", "path": "/description", "value": "UI"}]
+    )
+    platform_write(workspace.emulator, "flows", workspace.flow("beta")["id"])
+
+    result = workspace.apply(*PLAN)
+
+    assert result.code == 1
+    assert (
+        "error: dataflow alpha: refused: flow alpha differs from the saved plan in 'digest' "
+        "(what it was planned against changed on the platform since the plan)"
+    ) in result.err
+    assert "etag" not in result.err
+    assert audiences_of(workspace.flow("alpha")) == [A]  # the refused change is not made
+    assert workspace.flow("alpha")["description"] == "UI"
+    assert audiences_of(workspace.flow("beta")) == [A, C]  # only the platform wrote to beta
+
+
+# (c): a 412 on a planned write ------------------------------------------------------------
+
+
+def on_first_patch(app: EmulatorApp, path: str, then: Callable[[], object]) -> list[str]:
+    """Run `then` just before the first PATCH of `path` (`/flows/ID`) is carried out; the
+    requests for that object, in order, are in the returned list."""
+    seen: list[str] = []
+
+    def observe(_number: int, method: str, requested: str) -> None:
+        if not requested.endswith(path):
+            return
+        if method == "PATCH" and not any(s.startswith("PATCH") for s in seen):
+            then()
+        seen.append(f"{method} {path}")
+
+    app.observers.append(observe)
+    return seen
+
+
+def statuses(ws: Workspace, path: str) -> list[str]:
+    assert ws.log is not None
+    return [f"{e.method} {e.status}" for e in ws.log.entries if e.path == path]
+
+
+def test_a_planned_flow_patch_refused_412_after_a_platform_write_is_sent_again(
+    strict_workspace: Workspace,
+) -> None:
+    ws = strict_workspace
+    applied(ws, ("alpha.yaml", kinesis("alpha", [A])))
+    flow_id = ws.flow("alpha")["id"]
+    ws.write("alpha.yaml", kinesis("alpha", [A, B]))
+    on_first_patch(
+        ws.emulator, f"/flows/{flow_id}", lambda: platform_write(ws.emulator, "flows", flow_id)
+    )
+    assert ws.log is not None
+    ws.log.entries.clear()
+
+    result = ws.apply()
+
+    assert result.code == 0, result.err
+    # the 412, one read of the object, the same PATCH again; then the usual read-back
+    assert statuses(ws, f"/flows/{flow_id}") == ["PATCH 412", "GET 200", "PATCH 200", "GET 200"]
+    patches = [e for e in ws.log.entries if e.method == "PATCH"]
+    assert patches[0].body == patches[1].body
+    assert audiences_of(ws.flow("alpha")) == [A, B]
+    converged(ws)
+
+
+def test_a_planned_target_and_account_patch_survive_a_platform_write(
+    strict_workspace: Workspace,
+) -> None:
+    ws = strict_workspace
+    applied(ws, ("alpha.yaml", kinesis("alpha", [A])))
+    target = target_of(ws, "alpha")
+    account_id = target["baseConnectionId"]
+    ws.write("alpha.yaml", kinesis("alpha", [A], stream="renamed"))  # the target's params
+    ws.env["AWS_SECRET"] = "rotated-secret"  # the account's credentials
+    for kind, object_id in (("targetConnections", target["id"]), ("connections", account_id)):
+        on_first_patch(
+            ws.emulator,
+            f"/{kind}/{object_id}",
+            partial(platform_write, ws.emulator, kind, object_id),
+        )
+    assert ws.log is not None
+    ws.log.entries.clear()
+
+    result = ws.apply()
+
+    assert result.code == 0, result.err
+    for path in (f"/targetConnections/{target['id']}", f"/connections/{account_id}"):
+        assert statuses(ws, path)[:3] == ["PATCH 412", "GET 200", "PATCH 200"], path
+    assert target_of(ws, "alpha")["params"]["stream"] == "renamed"
+    converged(ws)
+
+
+def test_a_412_after_another_clients_change_still_fails_that_dataflow(
+    strict_workspace: Workspace,
+) -> None:
+    ws = strict_workspace
+    applied(
+        ws,
+        ("alpha.yaml", kinesis("alpha", [A])),
+        ("beta.yaml", kinesis("beta", [A], stream="b")),
+    )
+    alpha = ws.flow("alpha")["id"]
+    ws.write("alpha.yaml", kinesis("alpha", [A, B]))
+    ws.write("beta.yaml", kinesis("beta", [A, B], stream="b"))
+    ui_edit = [
+        {
+            "op": "add",
+            "path": f"{SEGMENT_SELECTORS}/-",
+            "value": {"type": "PLATFORM_SEGMENT", "value": {"id": F}},
+        }
+    ]
+    on_first_patch(
+        ws.emulator,
+        f"/flows/{alpha}",
+        lambda: ws.emulator.resources.outside_edit("flows", "prod", alpha, ui_edit),
+    )
+    assert ws.log is not None
+    ws.log.entries.clear()
+
+    result = ws.apply()
+
+    assert result.code == 1
+    assert "error: dataflow alpha: " in result.err
+    assert "The object changed since it was read; run plan again." in result.err
+    # read once to judge it, never written over the other client's change
+    assert statuses(ws, f"/flows/{alpha}") == ["PATCH 412", "GET 200"]
+    assert audiences_of(ws.flow("alpha")) == [A, F]
+    assert audiences_of(ws.flow("beta")) == [A, B]  # the other dataflow is applied
+
+
+# (d): from another checkout ---------------------------------------------------------------
+
+
+def test_a_saved_plan_made_in_one_checkout_applies_from_a_copy_at_another_path(
+    workspace: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    (workspace.root / "provisioner.yaml").write_text("manifests: [manifests/]\n")
+    workspace.write("alpha.yaml", kinesis("alpha", [A]))
+    workspace.write("beta.yaml", kinesis("beta", [A, B], stream="b", account="shared"))
+    plan = saved(workspace)  # the project's manifests: found by absolute path
+    text = (workspace.root / "plan.json").read_text()
+    assert str(workspace.root) not in text
+    assert {i["manifest"] for i in plan["inputs"]} == {
+        "manifests/alpha.yaml",
+        "manifests/beta.yaml",
+    }
+    assert {c["spec"]["base_dir"] for c in plan["changes"] if c["type"] == "account"} == {
+        "manifests"
+    }
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "checkout"
+    shutil.copytree(workspace.root, elsewhere)
+    copy = Workspace(elsewhere, workspace.url, workspace.emulator)
+    copy.env = dict(workspace.env)
+
+    result = copy.run("apply", *PLAN)
+
+    assert result.code == 0, result.err
+    assert "refused" not in result.err
+    assert sorted(f["name"] for f in workspace.resources("flows")) == ["alpha", "beta"]
+    converged(workspace)
+
+
+def test_a_saved_plan_applies_from_a_directory_below_the_project(
+    workspace: Workspace,
+) -> None:
+    (workspace.root / "provisioner.yaml").write_text("manifests: [manifests/]\n")
+    workspace.write("alpha.yaml", kinesis("alpha", [A]))
+    saved(workspace, "manifests")
+    below = workspace.root / "ci"
+    below.mkdir()
+    runner = Workspace(below, workspace.url, workspace.emulator)
+    runner.env = dict(workspace.env)
+
+    result = runner.run(
+        "apply", "../manifests/alpha.yaml", "--plan", "../plan.json", "--auto-approve"
+    )
+
+    assert result.code == 0, result.err
+    converged(workspace)
+
+
+# (e): fewer manifests than were planned ---------------------------------------------------
+
+
+def test_apply_given_fewer_manifests_than_were_planned_is_refused_whole(
+    strict_workspace: Workspace,
+) -> None:
+    ws = strict_workspace
+    applied(ws, ("gamma.yaml", kinesis("gamma", [A], stream="c")))
+    ws.write("alpha.yaml", kinesis("alpha", [A]))
+    ws.write("beta.yaml", kinesis("beta", [B], stream="b"))
+    ws.write("gamma.yaml", kinesis("gamma", [A, C], stream="c"))
+    saved(ws, "manifests")
+    before = stored(ws.emulator)
+    ws.emulator.requests.clear()
+
+    result = ws.run("apply", "manifests/alpha.yaml", *PLAN)
+
+    assert result.code == 1, result.out + result.err
+    assert (
+        "error: the plan holds changes from manifests this run does not read: "
+        "account beta-account (from manifests/beta.yaml); "
+        "dataflow beta (from manifests/beta.yaml); "
+        "dataflow gamma (from manifests/gamma.yaml); "
+        "give the manifests the plan was made from, or make a new plan (nothing was changed)"
+    ) in result.err
+    assert ws.emulator.requests["total"] == 0  # refused before any request
+    assert stored(ws.emulator) == before
+
+
+def test_an_account_change_needs_its_manifest_too(workspace: Workspace) -> None:
+    workspace.env["BETA_SECRET"] = "beta-secret"
+    applied(
+        workspace,
+        ("alpha.yaml", kinesis("alpha", [A])),
+        ("beta.yaml", kinesis("beta", [A], stream="b", secret="BETA_SECRET")),
+    )
+    workspace.env["BETA_SECRET"] = "rotated"  # only beta's account changes
+    plan = saved(workspace, "manifests")
+    assert [(c["type"], c["name"]) for c in plan["changes"]] == [("account", "beta-account")]
+    before = stored(workspace.emulator)
+
+    result = workspace.run("apply", "manifests/alpha.yaml", *PLAN)
+
+    assert result.code == 1
+    assert "account beta-account (from manifests/beta.yaml)" in result.err
+    assert stored(workspace.emulator) == before
+
+
+def test_the_same_manifests_named_otherwise_apply(workspace: Workspace) -> None:
+    workspace.write("alpha.yaml", kinesis("alpha", [A]))
+    workspace.write("beta.yaml", kinesis("beta", [B], stream="b"))
+    saved(workspace, "manifests")
+
+    result = workspace.run(
+        "apply", "./manifests/beta.yaml", "manifests/../manifests/alpha.yaml", *PLAN
+    )
+
+    assert result.code == 0, result.err
+    converged(workspace)
+
+
+# (f): drift --------------------------------------------------------------------------------
+
+
+def flow_change(outcome: Outcome, name: str) -> Json:
+    changes: list[Json] = outcome.json["changes"]
+    return next(c for c in changes if c["type"] == "flow" and c["name"] == name)
+
+
+def test_the_platforms_own_write_is_not_drift(workspace: Workspace) -> None:
+    applied(
+        workspace,
+        ("alpha.yaml", kinesis("alpha", [A])),
+        ("beta.yaml", kinesis("beta", [A], stream="b")),
+    )
+    alpha, beta = workspace.flow("alpha"), workspace.flow("beta")
+    platform_write(workspace.emulator, "flows", alpha["id"])
+    platform_write(workspace.emulator, "targetConnections", alpha["targetConnectionIds"][0])
+    workspace.emulator.resources.outside_edit(
+        "flows", "prod", beta["id"], [{"op": "replace", "path": "/description", "value": "UI"}]
+    )
+    workspace.write("alpha.yaml", kinesis("alpha", [A, B]))
+
+    plan = workspace.plan("--format", "json")
+
+    assert plan.code == 0, plan.err
+    assert flow_change(plan, "alpha")["drift"] is False
+    assert flow_change(plan, "beta")["drift"] is True  # the UI's edit still is
+    drift = [w for w in plan.json["warnings"] if w["kind"] == "drift"]
+    assert [w["names"] for w in drift] == [["beta"]]
+
+
+# units: the digest and the last writer ---------------------------------------------------
+
+
+FLOW: Json = {
+    "id": "f",
+    "name": "alpha",
+    "description": "",
+    "state": "enabled",
+    "flowSpec": {"id": "spec"},
+    "etag": '"1"',
+    "updatedAt": 1,
+    "updatedClient": "tool",
+    "transformations": [
+        {
+            "params": {
+                "segmentSelectors": {
+                    "selectors": [
+                        {"type": "PLATFORM_SEGMENT", "value": {"id": A, "name": "a"}},
+                        {"type": "PLATFORM_SEGMENT", "value": {"id": B}},
+                    ]
+                },
+                "profileSelectors": {
+                    "selectors": [
+                        {"type": "JSON_PATH", "value": {"path": "x.y", "operator": "EXISTS"}}
+                    ]
+                },
+            }
+        }
+    ],
+}
+
+
+def rewritten(flow: Json, change: Callable[[Json], None]) -> Json:
+    copy: Json = json.loads(json.dumps(flow))
+    change(copy)
+    return copy
+
+
+def selectors(flow: Json, group: str) -> list[Json]:
+    found: list[Json] = flow["transformations"][0]["params"][group]["selectors"]
+    return found
+
+
+def platform_noise(flow: Json) -> None:
+    flow.update(etag='"2"', updatedAt=2, updatedClient=RUNS_CLIENT, lastRunDetails={"id": "r"})
+    selectors(flow, "segmentSelectors")[0]["value"].update(createTime="1", updateTime="2")
+    selectors(flow, "profileSelectors")[0]["value"]["mapping"] = {"source": "x.y"}
+
+
+def reordered(flow: Json) -> None:
+    selectors(flow, "segmentSelectors").reverse()
+
+
+def renamed_audience(flow: Json) -> None:
+    selectors(flow, "segmentSelectors")[1]["value"]["name"] = "b"
+
+
+def disabled(flow: Json) -> None:
+    flow["state"] = "disabled"
+
+
+@pytest.mark.parametrize("change", [reordered, renamed_audience, disabled])
+def test_the_digest_moves_with_what_the_tool_manages(change: Callable[[Json], None]) -> None:
+    assert content_digest(rewritten(FLOW, change)) != content_digest(FLOW)
+
+
+def test_the_digest_ignores_what_the_platform_writes_on_its_own() -> None:
+    assert content_digest(rewritten(FLOW, platform_noise)) == content_digest(FLOW)
+
+
+def test_an_accounts_digest_leaves_secrets_and_the_services_fields_out() -> None:
+    account: Json = {
+        "id": "c",
+        "name": "acct",
+        "description": "managed by provisioner",
+        "connectionSpec": {"id": Kinesis.spec_id},
+        "auth": {"params": {"region": "us-east-1", "secretKey": "xxxx", "accessKeyId": "k"}},
+    }
+    other = rewritten(account, lambda a: a["auth"]["params"].update(secretKey="yyyy"))
+    dated = rewritten(account, lambda a: a["auth"]["params"].update(authorizedDate="2024-01-01"))
+    moved = rewritten(account, lambda a: a["auth"]["params"].update(region="eu-west-1"))
+    assert content_digest(other) == content_digest(dated) == content_digest(account)
+    assert content_digest(moved) != content_digest(account)
+
+
+def test_the_platforms_clients_never_count_as_the_last_writer() -> None:
+    assert RUNS_CLIENT in PLATFORM_CLIENTS
+    ran = rewritten(FLOW, platform_noise)
+    target: Json = {"params": {"stream": "s"}, "updatedClient": "tool"}
+    ui: Json = {"params": {"stream": "s"}, "updatedClient": "exc_app"}
+    assert written_last_by({"tool"}, FLOW, target) is True
+    assert written_last_by({"tool"}, ran, target) is None  # cannot tell
+    assert written_last_by({"tool"}, ran, ui) is False  # the UI wrote the target
+    # where it cannot tell: the digest recorded at apply decides, else no drift
+    assert drifted(ran, target, "", {"tool"}) is False
+    assert drifted(ran, target, digest_of(FLOW, target), {"tool"}) is False
+    assert drifted(ran, target, digest_of(rewritten(FLOW, disabled), target), {"tool"}) is True
