@@ -91,14 +91,20 @@ def test_renamed_from_renames_in_place(workspace: Workspace) -> None:
     flow_id = ws.flow("orders")["id"]
     ws.write("orders.yaml", kinesis("orders-eu", [A], account="shop") + "renamedFrom: [orders]\n")
     shown = ws.plan("--format", "json").json
+    # The account records the new name (its marker is the one the platform lets the tool
+    # rewrite everywhere), then the dataflow is renamed.
     assert [(c["action"], c["type"], c["name"]) for c in shown["changes"]] == [
-        ("update", "flow", "orders-eu")
+        ("update", "account", "shop"),
+        ("update", "flow", "orders-eu"),
+    ]
+    assert [(f["path"], f["after"]) for f in shown["changes"][0]["fields"]] == [
+        (f"dataflows.{flow_id}", "orders-eu")
     ]
     applied(ws)
     assert ws.flow("orders-eu")["id"] == flow_id
     assert flow_names(ws) == ["orders-eu"]
-    target = ws.resources("targetConnections")[0]
-    assert (read_marker(target) or {})["dataflow"] == "orders-eu"
+    [account] = [c for c in ws.resources("connections") if "account" in (read_marker(c) or {})]
+    assert (read_marker(account) or {})[f"flow.{flow_id}"] == "orders-eu"
     converged(ws)
 
 

@@ -11,7 +11,7 @@ from provisioner.apply.requests import account_marker, applied_marker, target_ma
 from provisioner.fields.common import NAME_PATTERN
 from provisioner.state.desired import DesiredAccount
 from provisioner.state.live import LiveState
-from provisioner.state.managed import managed_state
+from provisioner.state.managed import managed_state, nfc
 from provisioner.state.marker import marker, read_marker
 from tests.plan_fixtures import KINESIS, account_resource, flow_resource, target_resource
 
@@ -61,8 +61,9 @@ def test_managed_state_keys_each_dataflow_by_its_own_name(names: list[str]) -> N
         flow = flow_resource(f"flow-{i}", f"live name {i}", target["id"], created=i)
         live.targets[target["id"]], live.flows[flow["id"]] = target, flow
     managed = managed_state(live)
-    assert sorted(managed.flows) == sorted(names)
-    assert {f.flow["id"] for f in managed.flows.values()} == set(live.flows)
+    assert sorted(f.recorded for f in managed.candidates) == sorted(map(nfc, names))
+    assert {f.id for f in managed.candidates} == set(live.flows)
+    assert {f.evidence for f in managed.candidates} == {"made"}
     assert managed.duplicates == []
 
 

@@ -109,7 +109,8 @@ def _three_managed() -> Live:
 def test_without_prune_leftovers_are_noted() -> None:
     found = plan(desired(desired_flow("keep", audiences=[A])), _three_managed())
     assert [a for a in actions(found) if a[0] == "delete"] == []
-    assert any("(gone, imported); --prune deletes them" in n for n in found.notes)
+    # The one found through its account only is not provably the tool's: not managed.
+    assert any("(gone); --prune deletes them" in n for n in found.notes)
     assert any("account(s)" in n for n in found.notes) is False  # both accounts still used
 
 
@@ -281,7 +282,9 @@ def _fleet(count: int) -> Live:
 
 @pytest.mark.parametrize(
     ("managed", "deleted", "warned"),
-    [(10, 3, False), (10, 4, True), (9, 9, False), (20, 6, False), (20, 7, True)],
+    # More than the share of a fleet of minManaged or more, or more than
+    # ceil(0.3 x 10) = 3 in any one run, whatever the fleet.
+    [(10, 3, False), (10, 4, True), (9, 3, False), (9, 9, True), (20, 6, True), (20, 7, True)],
 )
 def test_the_delete_threshold(managed: int, deleted: int, warned: bool) -> None:
     kept = [desired_flow(f"flow-{i:02d}", audiences=[A]) for i in range(deleted, managed)]
@@ -375,7 +378,11 @@ def test_renamed_from_renames_in_place() -> None:
         desired(desired_flow("new", account="old-account", audiences=[A], renamed_from=["old"])),
         live,
     )
-    assert actions(found) == [("update", "flow", "new")]
+    # The account's ledger records the new name first: the proof that survives the rename.
+    assert actions(found) == [("update", "account", "old-account"), ("update", "flow", "new")]
+    assert [(f.path, f.after) for f in change(found, "account", "old-account").fields] == [
+        (f"dataflows.{flow['id']}", "new")
+    ]
     update = change(found, "flow", "new")
     assert update.id == flow["id"]
     assert [(f.path, f.before, f.after) for f in update.fields] == [("name", "old", "new")]

@@ -3,10 +3,11 @@
 The manifest is written with the schema comment and credentials as `${env:…}` references
 (the platform never gives secrets back), named after the account. An audience is written by
 name when that name is unique among the sandbox's usable audiences (and is the dataflow's
-label for it), so the manifest promotes to other sandboxes; by id otherwise. The dataflow's target
-connection, its account and (if the sandbox has none yet) its profile source are marked as
-managed, so a plan of the new manifest finds them; the account's credentials are then
-adopted by the first apply, which is all that plan shows.
+label for it), so the manifest promotes to other sandboxes; by id otherwise. The dataflow
+is recorded in its account's marker (the ledger: a documented write) and, if the sandbox
+has none yet, its profile source is marked as managed, so a plan of the new manifest finds
+them however the dataflow is renamed later; the account's credentials are then adopted by
+the first apply, which is all that plan shows.
 """
 
 from __future__ import annotations
@@ -21,17 +22,26 @@ from typing import Any
 from pydantic import ValidationError
 
 from provisioner import destinations
-from provisioner.apply.requests import applied_marker
 from provisioner.destinations import DestinationType
 from provisioner.errors import PlatformError, ProvisionerError
 from provisioner.manifest import Manifest
 from provisioner.manifest.write import manifest_yaml
-from provisioner.plan.diff import digest_of, live_attributes, live_audiences
+from provisioner.plan.diff import live_attributes, live_audiences
 from provisioner.platform.audiences import AudienceReader, AudiencesUnavailable
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.flow_action import is_enabled
 from provisioner.platform.ids import PROFILE_SPEC_ID
-from provisioner.state.marker import DEFAULT_PROJECT, marker, project_of, read_marker
+from provisioner.state.managed import Scope, nfc
+from provisioner.state.marker import (
+    DEFAULT_PROJECT,
+    env_of,
+    ledger_fields,
+    ledger_of,
+    marker,
+    project_of,
+    read_marker,
+    scope_fields,
+)
 
 Resource = dict[str, Any]
 SCHEMA_FILE = Path("schemas") / "manifest.schema.json"
@@ -71,6 +81,7 @@ def import_flow(
     flow: Resource,
     schema_from: Path | None = None,
     project: str = DEFAULT_PROJECT,
+    env: str | None = None,
 ) -> tuple[str, Adopted]:
     """(manifest YAML, what was adopted). `schema_from`: the directory the manifest will
     be written in, for the schema comment's relative path."""
@@ -83,7 +94,7 @@ def import_flow(
     account_key = (read_marker(account) or {}).get("account") or str(account.get("name", ""))
     names, note = audience_names(client, flow)
     text = render_manifest(flow, target, account, kind, account_key, schema_from, names)
-    adopted = _adopt(client, flow, target, account, account_key, project)
+    adopted = _adopt(client, flow, account, account_key, Scope(project, env))
     adopted.notes += [note] if note else []
     return text, adopted
 
@@ -197,30 +208,37 @@ def _audience(value: Resource, name: str | None = None) -> dict[str, str]:
 def _adopt(
     client: PlatformClient,
     flow: Resource,
-    target: Resource,
     account: Resource,
     account_key: str,
-    project: str,
+    scope: Scope,
 ) -> Adopted:
-    """The account is marked as this project's (a documented write, required); the target
-    (with the applied digest, so later drift is labelled) and the profile source are
-    marked too where the platform allows it (no document shows those writes)."""
+    """The account's marker records the dataflow in its ledger, for this project and
+    environment (a documented write): that is what proves the dataflow is managed, on any
+    platform, whatever it is renamed to later. The profile source is marked too where the
+    platform allows it (no document shows that write)."""
     adopted = Adopted()
-    fields = read_marker(account)
-    if fields is not None and "account" in fields and project_of(fields) != project:
-        raise ImportRefused(
-            f"the dataflow's account belongs to project '{project_of(fields)}'; import it "
-            "from that project"
-        )
-    if fields is None or "account" not in fields:
-        scope = {} if project == DEFAULT_PROJECT else {"project": project}
-        _mark(client, "connections", account, marker(**scope, account=account_key))
-        adopted.marked.append(f"account {account['id']}")
-    name = str(flow.get("name", ""))
-    if (read_marker(target) or {}).get("dataflow") != name:
-        text = applied_marker(name, digest_of(flow, target), project)
-        if _try_mark(client, "targetConnections", target, text, adopted):
-            adopted.marked.append(f"target connection {target['id']}")
+    fields = read_marker(account) or {}
+    if "account" in fields:
+        owner = Scope(project_of(fields), env_of(fields))
+        if owner.project != scope.project:
+            raise ImportRefused(
+                f"the dataflow's account belongs to project '{owner.project}'; import it "
+                "from that project"
+            )
+        if not scope.holds(owner):
+            raise ImportRefused(
+                f"the dataflow's account belongs to environment '{owner.env}'; import it "
+                "with that --env"
+            )
+    ledger = ledger_of(fields) | {str(flow["id"]): nfc(flow.get("name"))}
+    text = marker(
+        **scope_fields(scope.project, scope.env),
+        account=account_key,
+        fingerprint=fields.get("fingerprint", ""),
+        **ledger_fields(ledger),
+    )
+    _mark(client, "connections", account, text)
+    adopted.marked.append(f"account {account['id']} (recording dataflow {flow['id']})")
     adopted.marked += _adopt_source(client, flow, adopted)
     return adopted
 

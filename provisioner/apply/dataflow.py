@@ -27,9 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner import destinations
+from provisioner.apply.conflicts import patch_as_planned
 from provisioner.apply.requests import applied_marker, flow_body, target_body
 from provisioner.apply.settle import Undocumented, settle
 from provisioner.errors import PlatformError, ProvisionerError
+from provisioner.plan.content import content_digest
 from provisioner.plan.diff import diff_flow, digest_of, written_last_by
 from provisioner.plan.model import FlowChange, Plan, TargetChange, patch_json
 from provisioner.plan.specs import flow_from_spec
@@ -37,8 +39,8 @@ from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import AmbiguousWriteError, ApiCallError
 from provisioner.platform.flow_action import is_enabled
 from provisioner.state.desired import DesiredFlow
-from provisioner.state.managed import ManagedState
-from provisioner.state.marker import read_marker
+from provisioner.state.managed import ManagedState, Scope, nfc
+from provisioner.state.marker import env_of, project_of, read_marker
 
 Resource = dict[str, Any]
 VERIFY_TRIES = 4
@@ -75,6 +77,7 @@ class DataflowConverger:
         self.source_id = source_id
         self.undocumented = undocumented
         self.project = plan.target.project
+        self.env = plan.target.environment
         # The clients whose writes are the tool's, as the plan judges drift: this run's own,
         # and those that made the tool's marked objects (which also covers a platform that
         # records this run's writes under another name than AEP_CLIENT_ID).
@@ -113,11 +116,13 @@ class DataflowConverger:
         if change.action == "update":
             etag = None
             with _settled_by_read_back():
-                etag = self.client.patch(
+                etag = patch_as_planned(
+                    self.client,
                     "targetConnections",
                     change.id or "",
                     patch_json(change.patch),
                     change.etag or "",
+                    change.digest,
                     f"update the target connection of {name}",
                 )
             done.append("updated the target connection")
@@ -134,7 +139,12 @@ class DataflowConverger:
             raise ProvisionerError(f"the plan records no target connection to make for {name}")
         spec_id = destinations.by_type(change.spec.type).spec_id
         body = target_body(
-            name, self.account_id(change.spec.account), spec_id, change.spec.params, self.project
+            name,
+            self.account_id(change.spec.account),
+            spec_id,
+            change.spec.params,
+            self.project,
+            self.env,
         )
         find = self._find_targets(name, spec_id)
         created = self.client.create(
@@ -158,7 +168,10 @@ class DataflowConverger:
                 [f"connectionSpec.id=={spec_id}"],
                 f"look for the target connection of {name}",
             )
-            return [r for r in listed if (read_marker(r) or {}).get("dataflow") == name]
+            # Only one made since the plan: what existed then is another dataflow's (a
+            # renamed one keeps the marker of its first name) or was passed over by the plan.
+            known = self.managed.all_targets
+            return [r for r in listed if r["id"] not in known and self._made_for(r, name)]
 
         return find
 
@@ -170,13 +183,21 @@ class DataflowConverger:
         if change.action != "update":
             return self._create_flow(desired, target_id, done)
         flow_id = change.id or ""
-        patch, etag = patch_json(change.patch), change.etag or ""
+        patch, etag, digest = patch_json(change.patch), change.etag or "", change.digest
         if change.enable is False:  # stop exporting before anything else changes
             self._switch(flow_id, False, desired.name, done)
-            patch, etag = self._replanned_patch(flow_id, desired, patch)
+            patch, etag, digest = self._replanned_patch(flow_id, desired, patch)
         if patch:
             with _settled_by_read_back():
-                self.client.patch("flows", flow_id, patch, etag, f"update dataflow {change.name}")
+                patch_as_planned(
+                    self.client,
+                    "flows",
+                    flow_id,
+                    patch,
+                    etag,
+                    digest,
+                    f"update dataflow {change.name}",
+                )
             done.append(f"patched ({len(patch)} operations)")
         if change.enable is True:
             self._switch(flow_id, True, desired.name, done)
@@ -184,9 +205,10 @@ class DataflowConverger:
 
     def _replanned_patch(
         self, flow_id: str, desired: DesiredFlow, planned: list[Resource]
-    ) -> tuple[list[Resource], str]:
+    ) -> tuple[list[Resource], str, str]:
         """After this apply's own state change (which moves the etag), the patch against a
-        fresh read; it must be the one the plan showed, or the dataflow changed meanwhile."""
+        fresh read, with that read's etag and content digest; it must be the one the plan
+        showed, or the dataflow changed meanwhile."""
         live = self._read_flow(flow_id)
         if is_enabled(live):
             raise ProvisionerError(
@@ -199,7 +221,7 @@ class DataflowConverger:
                 f"dataflow {desired.name} changed on the platform since the plan (after "
                 "disabling it, its patch differs from the planned one); run plan again"
             )
-        return patch, str(live.get("etag") or "")
+        return patch, str(live.get("etag") or ""), content_digest(live)
 
     def _create_flow(self, desired: DesiredFlow, target_id: str, done: list[str]) -> str:
         """Create (or adopt) the flow, disable it first if it must be, then activate."""
@@ -308,9 +330,8 @@ class DataflowConverger:
         the dataflow as it is (see `drifted`): in the common case, no write at all."""
         digest = digest_of(flow, {"params": target.params})
         fields = read_marker({"description": target.description}) or {}
-        if fields.get("dataflow") == name and (
-            fields.get("applied") == digest or (target.ours and written_last_by(self._tools, flow))
-        ):
+        # The name needs no record here: the account's ledger holds the names the tool gives.
+        if fields.get("applied") == digest or (target.ours and written_last_by(self._tools, flow)):
             return
         if not target.etag or not self.undocumented.allowed("record"):
             return
@@ -326,7 +347,14 @@ class DataflowConverger:
             self.undocumented.refused("record", error)
 
     def _marker(self, name: str, digest: str) -> str:
-        return applied_marker(name, digest, self.project)
+        return applied_marker(name, digest, self.project, self.env)
+
+    def _made_for(self, target: Resource, name: str) -> bool:
+        """A target connection the tool made for this dataflow, in this run's scope (a
+        create whose reply was lost, or another apply's racing one)."""
+        fields = read_marker(target) or {}
+        scope = Scope(project_of(fields), env_of(fields))
+        return nfc(fields.get("dataflow")) == name and Scope(self.project, self.env).holds(scope)
 
 
 def _known(target: Resource, tools: frozenset[str]) -> _Target:

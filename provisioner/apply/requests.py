@@ -15,7 +15,9 @@ from provisioner.state.marker import (
     DEFAULT_PROJECT,
     PROFILE_BASE_NAME,
     PROFILE_SOURCE_NAME,
+    ledger_fields,
     marker,
+    scope_fields,
 )
 
 Body = dict[str, Any]
@@ -44,16 +46,26 @@ def profile_source_body(base_id: str) -> Body:
     }
 
 
-def account_marker(account: DesiredAccount, project: str = DEFAULT_PROJECT) -> str:
-    scope = {} if project == DEFAULT_PROJECT else {"project": project}
-    return marker(**scope, account=account.key, fingerprint=account.fingerprint or "")
+def account_marker(
+    account: DesiredAccount, project: str = DEFAULT_PROJECT, env: str | None = None
+) -> str:
+    """The account's marker: its scope, key and fingerprint, then its ledger (the names the
+    tool gave the dataflows it imported or renamed on this account)."""
+    return marker(
+        **scope_fields(project, env),
+        account=account.key,
+        fingerprint=account.fingerprint or "",
+        **ledger_fields(account.ledger),
+    )
 
 
-def account_body(account: DesiredAccount, project: str = DEFAULT_PROJECT) -> Body:
+def account_body(
+    account: DesiredAccount, project: str = DEFAULT_PROJECT, env: str | None = None
+) -> Body:
     """With the secret values: for the one request that needs them, never for output."""
     return {
         "name": account.key,
-        "description": account_marker(account, project),
+        "description": account_marker(account, project, env),
         "connectionSpec": spec_ref(account.spec_id),
         "auth": {
             "specName": destinations.by_type(account.type).auth_spec,
@@ -63,7 +75,10 @@ def account_body(account: DesiredAccount, project: str = DEFAULT_PROJECT) -> Bod
 
 
 def account_update_ops(
-    account: DesiredAccount, changed: set[str], project: str = DEFAULT_PROJECT
+    account: DesiredAccount,
+    changed: set[str],
+    project: str = DEFAULT_PROJECT,
+    env: str | None = None,
 ) -> list[Body]:
     """What `changed` (the plan's field paths) needs, with the marker (fingerprint and
     project) in the same PATCH, so that one cannot land without the other."""
@@ -72,7 +87,8 @@ def account_update_ops(
         ops.append({"op": "replace", "path": "/auth/params", "value": auth_params(account)})
     if "name" in changed:
         ops.append({"op": "replace", "path": "/name", "value": account.key})
-    ops.append({"op": "add", "path": "/description", "value": account_marker(account, project)})
+    marker_text = account_marker(account, project, env)
+    ops.append({"op": "add", "path": "/description", "value": marker_text})
     return ops
 
 
@@ -82,10 +98,11 @@ def target_body(
     spec_id: str,
     params: dict[str, str],
     project: str = DEFAULT_PROJECT,
+    env: str | None = None,
 ) -> Body:
     return {
         "name": name,
-        "description": target_marker(name, project),
+        "description": target_marker(name, project, env),
         "baseConnectionId": account_id,
         "connectionSpec": spec_ref(spec_id),
         "data": {"format": "json"},
@@ -113,11 +130,14 @@ def flow_body(flow: DesiredFlow, source_id: str, target_id: str) -> Body:
     }
 
 
-def target_marker(name: str, project: str = DEFAULT_PROJECT) -> str:
-    scope = {} if project == DEFAULT_PROJECT else {"project": project}
-    return marker(**scope, dataflow=name)
+def target_marker(name: str, project: str = DEFAULT_PROJECT, env: str | None = None) -> str:
+    """What proves a dataflow is the tool's: written on its target connection when the tool
+    creates it, for this project and environment."""
+    return marker(**scope_fields(project, env), dataflow=name)
 
 
-def applied_marker(name: str, digest: str, project: str = DEFAULT_PROJECT) -> str:
+def applied_marker(
+    name: str, digest: str, project: str = DEFAULT_PROJECT, env: str | None = None
+) -> str:
     """A target connection's marker once its dataflow was applied and read back."""
-    return f"{target_marker(name, project)}; applied={digest}"
+    return f"{target_marker(name, project, env)}; applied={digest}"

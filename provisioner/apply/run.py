@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from provisioner.apply.conflicts import patch_as_planned
 from provisioner.apply.dataflow import DataflowConverger
 from provisioner.apply.requests import (
     account_body,
@@ -31,14 +32,15 @@ from provisioner.apply.requests import (
 )
 from provisioner.apply.settle import Undocumented, settle
 from provisioner.errors import ProvisionerError
+from provisioner.plan.content import content_digest
 from provisioner.plan.model import AccountChange, AnyChange, Plan, SourceChange, unit_of
 from provisioner.plan.specs import account_from_spec
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import ApiCallError
 from provisioner.platform.ids import PROFILE_SPEC_ID
 from provisioner.state.desired import DesiredAccount, resolve_account_secrets
-from provisioner.state.managed import ManagedState
-from provisioner.state.marker import project_of, read_marker
+from provisioner.state.managed import ManagedState, Scope
+from provisioner.state.marker import env_of, project_of, read_marker
 
 Resource = dict[str, Any]
 log = logging.getLogger("provisioner.apply")
@@ -84,6 +86,7 @@ class Applier:
         self.progress = progress
         self.refused = dict(refused or {})  # unit -> why it must not be touched
         self.project = plan.target.project
+        self.env = plan.target.environment
         self.accounts: dict[str, str] = {k: str(a["id"]) for k, a in managed.accounts.items()}
         self.failed_accounts: dict[str, str] = {}
         self.source_id = str((managed.profile_source or {}).get("id", ""))
@@ -223,7 +226,7 @@ class Applier:
         resolve_account_secrets(account, None)
         if change.action == "update":
             changed = {f.path for f in change.fields}
-            self._patch_account(change.id or "", change.etag or "", account, changed)
+            self._patch_account(change.id or "", change.etag or "", change.digest, account, changed)
             return [f"updated {', '.join(sorted(changed)) or 'its marker'}"]
         done = []
         if change.action == "replace" and change.id:
@@ -232,7 +235,7 @@ class Applier:
         find = self._find_accounts(account)
         created = self.client.create(
             "connections",
-            account_body(account, self.project),
+            account_body(account, self.project, self.env),
             f"create account {account.key}",
             lambda: next(iter(find()), None),
         )
@@ -244,7 +247,9 @@ class Applier:
             found = next((r for r in find() if r["id"] == created.id), None)
         if found and (read_marker(found) or {}).get("fingerprint") != account.fingerprint:
             # adopted from an earlier run or another apply, made with older secrets
-            self._patch_account(found["id"], found["etag"], account, {"credentials"})
+            self._patch_account(
+                found["id"], found["etag"], content_digest(found), account, {"credentials"}
+            )
         return [*done, "created"]
 
     def _find_accounts(self, account: DesiredAccount) -> Callable[[], list[Resource]]:
@@ -254,22 +259,33 @@ class Applier:
                 [f"connectionSpec.id=={account.spec_id}"],
                 f"look for account {account.key}",
             )
-            return [r for r in listed if self._is_this_account(r, account)]
+            # Only one made since the plan: an account that existed then under this key
+            # is being renamed by this apply (its dataflow's rename), or was passed over.
+            known = self.managed.account_records
+            return [r for r in listed if r["id"] not in known and self._is_this_account(r, account)]
 
         return find
 
     def _is_this_account(self, resource: Resource, account: DesiredAccount) -> bool:
         fields = read_marker(resource) or {}
-        return fields.get("account") == account.key and project_of(fields) == self.project
+        scope = Scope(project_of(fields), env_of(fields))
+        return fields.get("account") == account.key and Scope(self.project, self.env).holds(scope)
 
     def _patch_account(
-        self, account_id: str, etag: str, account: DesiredAccount, changed: set[str]
+        self,
+        account_id: str,
+        etag: str,
+        digest: str | None,
+        account: DesiredAccount,
+        changed: set[str],
     ) -> None:
-        self.client.patch(
+        patch_as_planned(
+            self.client,
             "connections",
             account_id,
-            account_update_ops(account, changed, self.project),
+            account_update_ops(account, changed, self.project, self.env),
             etag,
+            digest,
             f"update account {account.key}",
         )
 

@@ -23,15 +23,31 @@ from provisioner.cli.common import (
 )
 from provisioner.cli.context import RunContext, run_context
 from provisioner.cli.group import cli
-from provisioner.cli.steps import plan_for, plan_target, read_managed
+from provisioner.cli.steps import (
+    named,
+    only_unmatched,
+    plan_for,
+    plan_target,
+    read_managed,
+    refuse_unmatched_only,
+)
 from provisioner.connect import connect
 from provisioner.errors import EXIT_CHANGES, EXIT_OK, ProvisionerError
 from provisioner.files import write_private
 from provisioner.plan.destroy import destroy_plan
 from provisioner.plan.model import Plan, Summary
-from provisioner.plan.saved import PLAN_KEY_VARIABLE, check_same_run, load_plan, refusals
+from provisioner.plan.saved import (
+    PLAN_KEY_VARIABLE,
+    check_inputs,
+    check_same_run,
+    load_plan,
+    plan_inputs,
+    portable,
+    refusals,
+)
 from provisioner.render import render_json, render_markdown, render_text
 from provisioner.render.safe import for_terminal
+from provisioner.state.managed import nfc
 
 FORMATS = ["text", "json", "markdown", "gitlab-report"]
 
@@ -83,7 +99,7 @@ def plan(
     the_plan = _fresh_plan(context, concurrency)
     click.echo(_render(the_plan, output_format), nl=False)
     if out is not None:
-        _save_plan(the_plan, out)
+        _save_plan(portable(the_plan, context.root), out)
     changed = detailed_exitcode and the_plan.has_changes
     click.get_current_context().exit(EXIT_CHANGES if changed else EXIT_OK)
 
@@ -93,6 +109,7 @@ def _fresh_plan(context: RunContext, concurrency: int) -> Plan:
     progress_line(f"Reading {context.target.where} ...")
     with connect(context.target, concurrency=concurrency) as client:
         the_plan, _ = plan_for(client, manifests, context.target, context.scope)
+    the_plan.inputs = plan_inputs(manifests, context.root)
     return the_plan
 
 
@@ -135,18 +152,23 @@ def apply(
     With --plan FILE it plans again, exactly as `plan` does (same PATHS, --env, --prune,
     --only), and carries out only what both plans agree on: a dataflow whose fresh plan
     differs from the reviewed one is refused, and a plan made for another target or
-    options is refused whole.
+    options, or holding changes from manifests not given here, is refused whole. Etags
+    are not compared: the platform moves them on its own after every run.
     """
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
     saved = _load_saved(plan_file) if plan_file is not None else None
     manifests = load(context, secrets=True)
+    inputs = plan_inputs(manifests, context.root)
+    if saved is not None:  # before any request: a reviewed change must not go unseen
+        check_inputs(saved, inputs)
     with connect(context.target, concurrency=concurrency) as client:
         progress_line(f"Reading {context.target.where} ...")
         the_plan, managed = plan_for(client, manifests, context.target, context.scope)
+        the_plan.inputs = inputs
         refused = {}
         if saved is not None:
             check_same_run(saved, the_plan)
-            refused = refusals(saved, the_plan)
+            refused = refusals(saved, portable(the_plan, context.root))
         click.echo(render_text(the_plan, colour=colour()), nl=False)
         if not the_plan.has_changes and not refused:
             return
@@ -179,11 +201,14 @@ def destroy(
     """Delete the dataflows the manifests in PATHS name, then the target connections and
     accounts no remaining dataflow uses. Needs no secrets."""
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator, only=only)
-    manifests = load(context, secrets=False)
-    names = [m.manifest.name for m in manifests if not only or m.manifest.name in only]
+    manifests = named(load(context, secrets=False))
+    wanted = [nfc(n) for n in only]
+    chosen = {n: m for n, m in manifests.items() if not wanted or n in wanted}
     with connect(context.target, concurrency=concurrency) as client:
-        managed = read_managed(client, context.scope.project)
-        the_plan = destroy_plan(names, managed, plan_target(context.target, context.scope))
+        managed = read_managed(client, context.scope)
+        the_plan = destroy_plan(chosen, managed, plan_target(context.target, context.scope))
+        names = [*manifests, *managed.flows, *(f.name for f in managed.flows.values())]
+        refuse_unmatched_only(only_unmatched(wanted, names), "manifest or managed dataflow")
         click.echo(render_text(the_plan, colour=colour()), nl=False)
         if not the_plan.has_changes:
             return
@@ -231,7 +256,7 @@ def import_(
     click.echo(context.target.describe(), err=True)
     with connect(context.target, concurrency=concurrency) as client:
         flow = find_flow(client, flow_id, name)
-        managed = read_managed(client, context.scope.project).flow_by_id(str(flow["id"]))
+        managed = read_managed(client, context.scope).flow_by_id(str(flow["id"]))
         if managed is not None and managed.marked:
             click.echo(
                 f"Warning: dataflow {for_terminal(managed.key)} is already managed by "
@@ -239,7 +264,9 @@ def import_(
                 err=True,
             )
         schema_from = output.parent if output is not None else Path.cwd()
-        text, adopted = import_flow(client, flow, schema_from, context.scope.project)
+        text, adopted = import_flow(
+            client, flow, schema_from, context.scope.project, context.scope.environment
+        )
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from provisioner.render.safe import for_terminal
 from provisioner.state.audiences import resolve_audiences
 from provisioner.state.desired import desired_state
 from provisioner.state.live import read_live
-from provisioner.state.managed import ManagedState, managed_state
+from provisioner.state.managed import ManagedState, managed_state, nfc
 from provisioner.state.marker import DEFAULT_PROJECT
 
 
@@ -102,8 +102,44 @@ def plan_target(target: Target, scope: Scope | None = None) -> PlanTarget:
     )
 
 
-def read_managed(client: PlatformClient, project: str = DEFAULT_PROJECT) -> ManagedState:
-    return managed_state(read_live(client), project, client.target.client_id)
+def read_managed(client: PlatformClient, scope: Scope | None = None) -> ManagedState:
+    scope = scope or Scope()
+    live = read_live(client)
+    return managed_state(live, scope.project, client.target.client_id, scope.environment)
+
+
+@dataclass(frozen=True)
+class Named:
+    """What claiming needs of a manifest when nothing else of it is (destroy)."""
+
+    name: str
+    renamed_from: list[str]
+    source: str
+
+
+def named(manifests: Sequence[LoadedManifest]) -> dict[str, Named]:
+    return {
+        m.manifest.name: Named(
+            m.manifest.name,
+            list(getattr(m.manifest, "renamedFrom", None) or []),
+            str(m.locate("name")[0]),
+        )
+        for m in manifests
+    }
+
+
+def only_unmatched(only: Sequence[str], names: Iterable[str]) -> list[str]:
+    """The `--only` names that match none of `names` (compared after NFC)."""
+    known = {nfc(n) for n in names}
+    return sorted(n for n in only if nfc(n) not in known)
+
+
+def refuse_unmatched_only(unmatched: Sequence[str], where: str) -> None:
+    if unmatched:
+        raise ProvisionerError(
+            f"--only {', '.join(map(repr, unmatched))} matches no {where}; nothing was "
+            "planned (check the spelling)"
+        )
 
 
 def show_problem(problem: Problem) -> None:
@@ -127,9 +163,13 @@ def plan_for(
             "--prune with no manifests would delete every dataflow this project manages; "
             "refused (to delete them, use `provisioner destroy` with their manifests)"
         )
-    chosen = [m for m in manifests if not scope.only or m.manifest.name in scope.only]
+    only = [nfc(n) for n in scope.only]
+    chosen = [m for m in manifests if not only or m.manifest.name in only]
+    unmatched = only_unmatched(only, (m.manifest.name for m in manifests))
+    if not scope.prune:
+        refuse_unmatched_only(unmatched, "manifest")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(read_managed, client, scope.project)
+        reading = pool.submit(read_managed, client, scope)
         resolution = resolve_audiences(AudienceReader(client), chosen, target.sandbox)
         for problem in sorted(resolution.problems, key=lambda p: (p.location, p.message)):
             report(problem)
@@ -138,7 +178,9 @@ def plan_for(
         desired = desired_state(resolution.manifests, target.org, target.sandbox, environ)
         managed = reading.result()
     the_plan = make_plan(
-        desired, managed, plan_target(target, scope), scope.prune, scope.only, scope.safety
+        desired, managed, plan_target(target, scope), scope.prune, only, scope.safety
     )
+    managed_names = [*managed.flows, *(f.name for f in managed.flows.values())]
+    refuse_unmatched_only(only_unmatched(unmatched, managed_names), "manifest or managed dataflow")
     label_plan(the_plan, resolution.names_by_id)
     return the_plan, managed

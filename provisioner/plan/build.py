@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioner.plan.accounts import plan_account, seen, type_of
+from provisioner.plan.accounts import account_ledger, plan_account, seen, type_of
 from provisioner.plan.diff import (
     FlowDiff,
     diff_flow,
@@ -52,6 +52,8 @@ class _Planning:
     unchanged: int = 0
     replaced_accounts: set[str] = field(default_factory=set)
     renamed: dict[str, str] = field(default_factory=dict)
+    # (manifest name, the dataflow it claims), by the dataflow's account id
+    claimed: dict[str, list[tuple[str, LiveFlow]]] = field(default_factory=dict)
 
 
 def make_plan(
@@ -64,15 +66,23 @@ def make_plan(
 ) -> Plan:
     """The plan that turns `managed` into `desired`. With `only`, the run is restricted to
     those dataflows (and what they need); `desired` already holds only them."""
-    claims = claim(desired, managed)
+    implicit = {
+        n: f.account for n, f in desired.flows.items() if desired.accounts[f.account].implicit
+    }
+    claims = claim(desired.flows, managed, implicit)
     work = _Planning(desired, managed, renamed=claims.renamed)
+    for name in desired.flows:
+        if name in managed.flows:
+            live = managed.flows[name]
+            work.claimed.setdefault(live.account_id, []).append((name, live))
     if desired.flows:
         _plan_source(work)
     for key in sorted({flow.account for flow in desired.flows.values()}):
         _plan_account(work, desired.accounts[key])
     for name in sorted(desired.flows):
         _plan_flow(work, desired.flows[name])
-    leftovers = plan_leftovers(desired, managed, prune, set(only) or None)
+    replaced = [c.id or "" for c in work.changes if c.type == "flow" and c.action == "replace"]
+    leftovers = plan_leftovers(desired, managed, prune, set(only) or None, replaced)
     work.changes += leftovers.changes
     if not only:
         work.changes += plan_duplicates(managed)
@@ -111,7 +121,11 @@ def _plan_source(work: _Planning) -> None:
 
 
 def _plan_account(work: _Planning, account: DesiredAccount) -> None:
-    change = plan_account(account, work.managed)
+    account.ledger, recorded = account_ledger(account.key, work.managed, work.claimed)
+    old_key = work.managed.renamed_accounts.get(account.key)
+    earlier = work.desired.fingerprint_as(account, old_key) if old_key else None
+    account.earlier_fingerprints = [earlier] if earlier else []
+    change = plan_account(account, work.managed, recorded)
     if change is None:
         work.unchanged += 1
         return

@@ -1,8 +1,9 @@
 """What the project manages that no manifest asks for: pruned, noted, or a duplicate.
 
-- Dataflows no given manifest names: deleted with `--prune` (never one found only through
-  its account, which the tool did not make), noted otherwise.
-- Accounts no dataflow will use any more: deleted with `--prune`, noted otherwise.
+- Dataflows this scope provably manages that no given manifest claims: deleted with
+  `--prune`, noted otherwise.
+- Accounts no dataflow of the sandbox (whoever made it) will use any more: deleted with
+  `--prune`, noted otherwise.
 - Duplicates (second copies of one key, however made): always deleted, keeping the copy
   the rest refers to. They are not what a manifest asked for, so they do not count
   toward the delete threshold.
@@ -10,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,20 +54,24 @@ def delete_change(
 
 
 def plan_leftovers(
-    desired: DesiredState, managed: ManagedState, prune: bool, only: set[str] | None = None
+    desired: DesiredState,
+    managed: ManagedState,
+    prune: bool,
+    only: set[str] | None = None,
+    replaced: Collection[str] = (),
 ) -> Leftovers:
+    """`replaced`: the ids of dataflows the plan replaces (their old copies are deleted)."""
     found = Leftovers()
     extra = sorted(
         k
         for k, f in managed.flows.items()
-        if k not in desired.flows and (only is None or k in only)
+        if k not in desired.flows and (only is None or k in only or f.name in only)
     )
-    prunable = [k for k in extra if managed.flows[k].marked]
     idle = sorted(
         k for k in managed.idle_targets if k not in desired.flows and (only is None or k in only)
     )
     if prune:
-        for key in prunable:
+        for key in extra:
             found.changes.append(delete_change("flow", key, managed.flows[key].flow))
             found.changes.append(delete_change("target", key, managed.flows[key].target))
         for key in idle:
@@ -73,29 +79,32 @@ def plan_leftovers(
     elif extra:
         found.notes.append(
             f"{len(extra)} dataflow(s) managed by provisioner are in no given manifest "
-            f"({', '.join(extra)})" + ("; --prune deletes them" if prunable else "")
+            f"({', '.join(extra)}); --prune deletes them"
         )
-    deleted = set(prunable + idle) if prune else set()
-    _unused_accounts(desired, managed, prune, deleted, found)
+    gone = ({managed.flows[k].id for k in extra} if prune else set()) | set(replaced)
+    kept_idle = [t for k, t in managed.idle_targets.items() if not (prune and k in idle)]
+    _unused_accounts(desired, managed, prune, gone, kept_idle, found)
     return found
 
 
 def _unused_accounts(
-    desired: DesiredState, managed: ManagedState, prune: bool, deleted: set[str], found: Leftovers
+    desired: DesiredState,
+    managed: ManagedState,
+    prune: bool,
+    gone: set[str],
+    kept_idle: list[Resource],
+    found: Leftovers,
 ) -> None:
-    used_ids = {
-        str(f.target.get("baseConnectionId"))
-        for k, f in managed.flows.items()
-        if k not in deleted and k not in desired.flows
-    }
-    used_ids |= {
-        str(t.get("baseConnectionId")) for k, t in managed.idle_targets.items() if k not in deleted
-    }
+    """Accounts no manifest wants and no dataflow of the sandbox uses (after this plan's
+    deletes), nor a target connection the tool keeps."""
+    held = {str(t.get("baseConnectionId")) for t in kept_idle}
     wanted = {f.account for f in desired.flows.values()}
     unused = sorted(
         key
         for key, account in managed.accounts.items()
-        if key not in wanted and account["id"] not in used_ids
+        if key not in wanted
+        and str(account["id"]) not in held
+        and not managed.in_use(str(account["id"]), gone)
     )
     if prune:
         found.changes += [delete_change("account", k, managed.accounts[k]) for k in unused]

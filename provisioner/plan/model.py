@@ -28,7 +28,7 @@ FORMAT_VERSION: Literal["1"] = "1"
 Action = Literal["create", "update", "replace", "delete"]
 ResourceType = Literal["flow", "account", "target", "source"]
 WarningKind = Literal[
-    "destructive", "credentials", "drift", "duplicate", "duplicate-export", "threshold"
+    "destructive", "credentials", "drift", "duplicate", "duplicate-export", "threshold", "foreign"
 ]
 ACTIONS: tuple[Action, ...] = ("create", "update", "replace", "delete")
 SENSITIVE = "(sensitive)"
@@ -146,6 +146,11 @@ class AccountSpec(Model):
     credentials: Params = Field(description="Secret references only, never values.")
     base_dir: str = Field(description="Where ${file:} references are resolved from.")
     fingerprint: str | None = None
+    ledger: dict[str, str] = Field(
+        default_factory=dict,
+        description="Dataflow id -> the name the tool gave it (imported or renamed), "
+        "recorded in the account's marker.",
+    )
 
 
 # changes -------------------------------------------------------------------------------
@@ -190,7 +195,16 @@ class ChangeBase(Model):
     action: Action
     name: str = Field(description="The dataflow's name, the account's key, or 'profile'.")
     id: str | None = Field(default=None, description="The live object's id (not for creates).")
-    etag: str | None = Field(default=None, description="The etag the change was computed against.")
+    etag: str | None = Field(
+        default=None,
+        description="The etag the change was computed against (sent as If-Match; a saved "
+        "plan is never compared on it: the platform moves it on its own).",
+    )
+    digest: str | None = Field(
+        default=None,
+        description="sha256 of the live content the change was computed against: what the "
+        "tool manages on the object, without the fields the platform writes on its own.",
+    )
     fields: list[FieldChange] = Field(default_factory=list)
     drift: bool = Field(default=False, description="Changed outside provisioner since applied.")
     sensitive: bool = Field(default=False, description="Touches credentials.")
@@ -245,6 +259,14 @@ Change = Annotated[
 AnyChange = SourceChange | AccountChange | TargetChange | FlowChange
 
 
+class PlanInput(Model):
+    """One manifest file a plan was made from, and what it declares."""
+
+    manifest: str = Field(description="Its path relative to the project root, with '/'.")
+    dataflows: list[str] = Field(description="The dataflows it declares.")
+    accounts: list[str] = Field(description="The accounts its dataflows use.")
+
+
 class Plan(Model):
     model_config = ConfigDict(
         extra="forbid",
@@ -265,6 +287,9 @@ class Plan(Model):
     only: list[str] = Field(default_factory=list, description="--only names; empty: all.")
     warnings: list[PlanWarning] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    inputs: list[PlanInput] = Field(
+        default_factory=list, description="The manifests the plan was made from."
+    )
     checksum: str | None = Field(default=None, description="sha256 of the rest (saved plans).")
     signature: str | None = Field(
         default=None, description="HMAC-SHA256 of the rest, keyed by PROVISIONER_PLAN_KEY."
@@ -305,6 +330,12 @@ class Plan(Model):
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def with_changes(self, changes: list[AnyChange]) -> Plan:
+        """A copy holding `changes` instead (its index of them built anew)."""
+        copied = self.model_copy(update={"changes": changes})
+        copied._made_index = None
+        return copied
 
     def sealed(self, key: bytes | None = None) -> Plan:
         """A copy carrying the checksum of its own content (and a signature, given a key)."""

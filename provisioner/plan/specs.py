@@ -44,7 +44,13 @@ def account_from_spec(key: str, spec: AccountSpec) -> DesiredAccount:
     """An account as a plan recorded it: secrets as references, to be resolved again."""
     credentials = {k: SecretRef.parse(ref) for k, ref in spec.credentials.items()}
     return DesiredAccount(
-        key, spec.type, dict(spec.place), credentials, spec.base_dir, spec.fingerprint
+        key,
+        spec.type,
+        dict(spec.place),
+        credentials,
+        spec.base_dir,
+        spec.fingerprint,
+        ledger=dict(spec.ledger),
     )
 
 
@@ -55,4 +61,5 @@ def account_spec(account: DesiredAccount) -> AccountSpec:
         credentials=account.references,
         base_dir=account.base_dir,
         fingerprint=account.fingerprint,
+        ledger=dict(account.ledger),
     )

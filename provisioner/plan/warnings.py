@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ def plan_warnings(
     if desired is not None:
         found += duplicate_exports(desired)
     if managed is not None:
+        found += foreign(managed)
         found += threshold(changes, managed, safety or Safety())
     return found
 
@@ -111,11 +113,11 @@ def _overlapping(desired: DesiredState, names: list[str]) -> list[str]:
 def threshold(
     changes: Sequence[AnyChange], managed: ManagedState, safety: Safety
 ) -> list[PlanWarning]:
-    """Deleting or replacing more than the threshold's share of the managed dataflows
-    (duplicates aside, and counted once as managed)."""
-    managed_count = len(managed.flows)
-    if managed_count < safety.min_managed:
-        return []
+    """Deleting or replacing more than the threshold's share of the dataflows this scope
+    provably manages (from `minManaged` of them on), or more than the share of `minManaged`
+    in any run at all, so that runs one after another cannot take a fleet apart a little
+    at a time. Duplicates aside: they are copies of what stays."""
+    base = len(managed.flows)
     going = sorted(
         {
             c.name
@@ -123,10 +125,32 @@ def threshold(
             if isinstance(c, FlowChange) and c.action in ("delete", "replace") and not c.duplicate
         }
     )
-    if len(going) <= safety.delete_threshold * managed_count:
+    cap = math.ceil(safety.delete_threshold * safety.min_managed)
+    share = base >= safety.min_managed and len(going) > safety.delete_threshold * base
+    if not share and len(going) <= cap:
         return []
+    limit = (
+        f"more than {safety.delete_threshold:.0%}"
+        if share
+        else f"more than {cap} in one run ({safety.delete_threshold:.0%} of minManaged "
+        f"{safety.min_managed})"
+    )
     message = (
-        f"{len(going)} of the {managed_count} dataflows this project manages would be deleted "
-        f"or replaced, more than {safety.delete_threshold:.0%}; apply refuses without --force"
+        f"{len(going)} of the {base} dataflows this project manages would be deleted "
+        f"or replaced, {limit}; apply refuses without --force"
     )
     return [PlanWarning(kind="threshold", names=going, message=message)]
+
+
+def foreign(managed: ManagedState) -> list[PlanWarning]:
+    """Dataflows the tool cannot prove it made that share a managed name: left alone."""
+    if not managed.foreign_sharing:
+        return []
+    names = sorted({name for name, _ in managed.foreign_sharing})
+    ids = ", ".join(sorted(flow_id for _, flow_id in managed.foreign_sharing))
+    message = (
+        f"{len(managed.foreign_sharing)} dataflow(s) share a managed name but were not made "
+        f"by provisioner ({ids}); they are left as they are. To manage one, remove or rename "
+        "the manifest that has its name and run `provisioner import --flow-id ID`"
+    )
+    return [PlanWarning(kind="foreign", names=names, message=message)]

@@ -100,5 +100,6 @@ WARNING_TITLES = {
     "duplicate": "Duplicate",
     "duplicate-export": "Duplicate export",
     "threshold": "Threshold",
+    "foreign": "Not managed",
 }
 _FIRST_WARNINGS = frozenset({"destructive", "threshold"})

@@ -33,6 +33,13 @@ class DesiredAccount:
     base_dir: str  # where ${file:…} references are resolved from
     fingerprint: str | None = None  # None until the secrets are resolved
     legacy_fingerprint: str | None = None  # as round 1 computed it (secrets and place)
+    # Named after its dataflow (no `account:` in the manifest): it follows the dataflow's
+    # renames rather than moving it to a new account.
+    implicit: bool = False
+    ledger: dict[str, str] = field(default_factory=dict)  # flow id -> name (the marker's)
+    # Fingerprints of the same credentials that a marker may hold too: the account's, under
+    # the key it had before it followed its dataflow's rename (the key salts the digest).
+    earlier_fingerprints: list[str] = field(default_factory=list)
 
     @property
     def spec_id(self) -> str:
@@ -65,6 +72,17 @@ class DesiredFlow:
 class DesiredState:
     accounts: dict[str, DesiredAccount] = field(default_factory=dict)
     flows: dict[str, DesiredFlow] = field(default_factory=dict)
+    org: str = ""
+    sandbox: str = ""
+    key_material: str | None = None  # PROVISIONER_FINGERPRINT_KEY, when set
+
+    def fingerprint_as(self, account: DesiredAccount, key: str) -> str | None:
+        """The account's fingerprint as it would be under another key (None before its
+        secrets are resolved)."""
+        if not all(ref.resolved for ref in account.credentials.values()):
+            return None
+        renamed = DesiredAccount(key, account.type, account.place, account.credentials, "")
+        return fingerprint(renamed, self.org, self.sandbox, self.key_material)
 
 
 def desired_state(
@@ -74,12 +92,12 @@ def desired_state(
     environ: Mapping[str, str] | None = None,
 ) -> DesiredState:
     """The desired state; fingerprints are filled in for accounts whose secrets resolved."""
-    state = DesiredState()
+    key_material = (environ if environ is not None else os.environ).get(FINGERPRINT_KEY_VARIABLE)
+    state = DesiredState(org=org, sandbox=sandbox, key_material=key_material)
     for loaded in manifests:
         account = _account(loaded)
         state.accounts.setdefault(account.key, account)
         state.flows[loaded.manifest.name] = _flow(loaded, account.key)
-    key_material = (environ if environ is not None else os.environ).get(FINGERPRINT_KEY_VARIABLE)
     for account in state.accounts.values():
         if all(ref.resolved for ref in account.credentials.values()):
             account.fingerprint = fingerprint(account, org, sandbox, key_material)
@@ -94,7 +112,12 @@ def _account(loaded: LoadedManifest) -> DesiredAccount:
     place = destinations.by_type(destination.type).place(destination)
     credentials = {k: ref for k, ref in destination.credentials if isinstance(ref, SecretRef)}
     return DesiredAccount(
-        loaded.manifest.account_key, destination.type, place, credentials, str(loaded.file.parent)
+        loaded.manifest.account_key,
+        destination.type,
+        place,
+        credentials,
+        str(loaded.file.parent),
+        implicit=destination.account is None,
     )
 
 

@@ -2,19 +2,23 @@
 
 Connections that only the tool uses carry it in their `description`:
 
-    managed by provisioner v2; dataflow=Summer%3B EU; applied=3f2a…
-    managed by provisioner v2; project=marketing; account=marketing-kinesis; fingerprint=9c1e…
-    managed by provisioner v2; profile
+    managed by provisioner v3; project=marketing; env=dev; dataflow=Summer%3B EU
+    managed by provisioner v3; project=marketing; env=dev; account=marketing-kinesis;
+        fingerprint=9c1e…; flow.5c1f…=orders-eu
+    managed by provisioner v3; profile
 
 Values are percent-encoded (`%`, `;`, `=` and every character that is not printable), so
-any name reads back as exactly itself, whatever it holds. Round 1 wrote the same fields
-unencoded and without `v2`; those are still read (`read_marker` undoes their one
-ambiguity, a name holding "; ").
+any name reads back as exactly itself, whatever it holds. `v2` markers (the previous
+release) have the same syntax without `env=` and without the ledger; round 1 wrote the
+same fields unencoded and without a version; both are still read (`read_marker` undoes
+round 1's one ambiguity, a name holding "; ").
 
-A dataflow is the tool's when its target connection carries `dataflow=NAME`; NAME is the
-manifest's key, so a flow renamed in the AEP UI is still found, and renamed back. The
-project a dataflow belongs to is its account's (`project=`, absent meaning "default"):
-accounts take documented writes to their description, target connections do not.
+What each marker proves is decided in `state/managed.py`: a target connection's marker is
+written once, when the tool creates it (no document shows a later write to it); an
+account's marker is rewritten through documented writes, so it also holds the ledger:
+`flow.<id>=NAME` for each dataflow the tool imported or renamed on that account, the name
+the tool last gave it. `project=` is absent for the "default" project, `env=` when the run
+selected no environment (and on every `v2` marker, which then matches any environment).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 MARKER = "managed by provisioner"
-VERSION = "v2"
+VERSION = "v3"
+_READ_VERSIONS = ("v2", "v3")
 DEFAULT_PROJECT = "default"
+LEDGER_PREFIX = "flow."
 PROFILE_BASE_NAME = "provisioner profile"
 PROFILE_SOURCE_NAME = "provisioner profile source"
 # Printable ASCII that cannot be confused with the marker's own syntax stays as it is.
@@ -50,11 +56,24 @@ def read_marker(resource: dict[str, Any]) -> dict[str, str] | None:
     if not isinstance(description, str) or not description.startswith(MARKER):
         return None
     rest = description[len(MARKER) :]
-    if rest.startswith(f" {VERSION};") or rest == f" {VERSION}":
-        return _read_fields(rest[len(VERSION) + 1 :])
+    for version in _READ_VERSIONS:
+        if rest.startswith(f" {version};") or rest == f" {version}":
+            return _read_fields(rest[len(version) + 1 :])
     if rest and not rest.startswith(";"):
         return None  # "managed by provisioners…": someone else's words
     return _read_round1(rest)
+
+
+def marker_version(resource: dict[str, Any]) -> int:
+    """3 for a marker this release writes, 2 for the previous release's, 1 for round 1's,
+    0 for none."""
+    if read_marker(resource) is None:
+        return 0
+    rest = str(resource["description"])[len(MARKER) :]
+    for number, version in enumerate(_READ_VERSIONS, start=2):
+        if rest.startswith(f" {version};") or rest == f" {version}":
+            return number
+    return 1
 
 
 def _read_fields(text: str) -> dict[str, str]:
@@ -83,3 +102,29 @@ def _read_round1(text: str) -> dict[str, str]:
 
 def project_of(fields: dict[str, str]) -> str:
     return fields.get("project") or DEFAULT_PROJECT
+
+
+def env_of(fields: dict[str, str]) -> str | None:
+    """The environment the marker records; None when it records none."""
+    return fields.get("env") or None
+
+
+def scope_fields(project: str, env: str | None) -> dict[str, str]:
+    """The marker's scope: `project=` unless "default" (as every release wrote it), and
+    `env=` when the run selected an environment."""
+    found = {} if project == DEFAULT_PROJECT else {"project": project}
+    return found | ({"env": env} if env else {})
+
+
+def ledger_of(fields: dict[str, str]) -> dict[str, str]:
+    """Flow id -> the name the tool last gave that dataflow, from an account's marker."""
+    return {
+        unquote(key[len(LEDGER_PREFIX) :]): value
+        for key, value in fields.items()
+        if key.startswith(LEDGER_PREFIX) and len(key) > len(LEDGER_PREFIX)
+    }
+
+
+def ledger_fields(ledger: dict[str, str]) -> dict[str, str]:
+    """The ledger as marker fields, in a stable order."""
+    return {LEDGER_PREFIX + encode(flow_id): ledger[flow_id] for flow_id in sorted(ledger)}

@@ -32,7 +32,7 @@ KNOWN_CONFLICTS: tuple[Conflict, ...] = (
         "target-description-patch",
         "apply records a drift digest with PATCH /targetConnections/{id} "
         "`replace|add /description` where the platform does not say who last wrote the flow "
-        "and its target (no `updatedClient`); import marks target connections the same way",
+        "and its target (no `updatedClient`)",
         "no document shows it: edit-destination.md shows only `replace /params` and "
         "`add /params/{key}`; flow-service.yaml patchTargetConnection shows no path",
         "accepted by the contract tests as this conflict; best effort in the tool: refused "
