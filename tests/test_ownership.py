@@ -14,8 +14,10 @@ stored objects.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -24,7 +26,9 @@ from typing import Any
 import httpx
 import pytest
 
+from provisioner.emulator import FaultRule
 from provisioner.emulator.identity import DEFAULT_ORG
+from provisioner.platform.ids import IMS_TOKEN_PATH
 from tests.emulator_support import (
     Api,
     flow_body,
@@ -471,6 +475,126 @@ def test_destroy_keeps_the_profile_source_another_project_uses(ws: Workspace) ->
     no_changes(b, "--prune")
 
 
+# destroy: a dataflow with a duplicate; an account a hand-made dataflow uses -------------------
+
+
+def racing_copy(ws: Workspace, name: str, sandbox: str = "prod") -> tuple[str, str]:
+    """A second copy of the managed dataflow `name` and of its target connection, as the
+    tool's own apply racing another leaves one: the same bodies (marker, account, source,
+    audiences, last writer the tool), new ids and etags, made a second later. Returns the
+    copy's (flow id, target id)."""
+    store = ws.emulator.store
+    flow = ws.flow(name)
+    target = target_of(ws, flow, sandbox)
+    flow_id, target_id = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def copied(resource: dict[str, Any]) -> dict[str, Any]:
+        text = json.dumps(resource).replace(flow["id"], flow_id).replace(target["id"], target_id)
+        made: dict[str, Any] = json.loads(text)
+        etag = store.new_etag()
+        later = int(resource["createdAt"]) + 1000
+        made.update(etag=etag, version=etag, createdAt=later, updatedAt=later)
+        return made
+
+    with store.transaction():
+        store.put("targetConnections", sandbox, copied(target))
+        store.put("flows", sandbox, copied(flow))
+    return flow_id, target_id
+
+
+@pytest.mark.parametrize("account", ["its-own", "shared-with-another-manifest"])
+def test_destroy_deletes_a_dataflow_and_its_duplicate(ws: Workspace, account: str) -> None:
+    """Destroy of a manifest whose dataflow has a duplicate (a second copy of its dataflow
+    and target, as two applies at once leave): exit 0, both dataflows and both targets
+    deleted, nothing failed; the account goes once no dataflow uses it (at once when only
+    this manifest uses it, else with the last manifest that does, and kept until then with
+    why)."""
+    shared = account == "shared-with-another-manifest"
+    ws.write("orders.yaml", kinesis("orders", [A], account="shop"))
+    if shared:
+        ws.write("keep.yaml", kinesis("keep", [A], account="shop", stream="keep"))
+    applied(ws)
+    first = copy.deepcopy(ws.flow("orders"))
+    first_target, shop = first["targetConnectionIds"][0], account_of(ws, first)
+    copy_flow, copy_target = racing_copy(ws, "orders")
+    assert len(flows_named(ws, "orders")) == 2
+    shown = plan_json(ws)
+    assert [(w["kind"], w["names"]) for w in shown["warnings"]] == [("duplicate", ["orders"])]
+
+    outcome = ran(ws, "destroy", "manifests/orders.yaml", "--auto-approve")
+
+    assert "error" not in outcome.err.lower(), said(outcome)
+    for kind, object_id in (
+        ("dataflow", first["id"]),
+        ("target connection", first_target),
+        ("dataflow", copy_flow),
+        ("target connection", copy_target),
+    ):
+        assert f"- {kind} orders (id {object_id})  # destroy" in outcome.out, said(outcome)
+    assert flows_named(ws, "orders") == []
+    assert {first_target, copy_target} & ids(ws, "targetConnections") == set()
+    if not shared:
+        assert "Destroy finished: 6 of 6 change(s) applied (1 of 1 dataflow(s)); 0 failed." in (
+            outcome.out
+        ), said(outcome)
+        assert f"- account shop (id {shop})  # destroy" in outcome.out, said(outcome)
+        assert counts(ws) == NOTHING, said(outcome)
+        return
+    keep = ws.flow("keep")
+    assert "Destroy finished: 4 of 4 change(s) applied (1 of 1 dataflow(s)); 0 failed." in (
+        outcome.out
+    ), said(outcome)
+    for kept in ("account shop", "the profile source connection"):
+        assert (
+            f"Note: kept {kept}: 1 other dataflow(s) of the sandbox use it ({keep['id']})"
+            in outcome.out
+        ), said(outcome)
+    assert ids(ws, "flows") == {keep["id"]}
+    assert ids(ws, "targetConnections") == {keep["targetConnectionIds"][0]}
+    assert shop in ids(ws, "connections") and account_of(ws, keep) == shop
+    no_changes(ws, "--only", "keep")
+    last = ran(ws, "destroy", "manifests", "--auto-approve")
+    assert f"- account shop (id {shop})  # destroy" in last.out, said(last)
+    assert "Destroy finished: 4 of 4 change(s) applied (1 of 1 dataflow(s)); 0 failed." in (
+        last.out
+    ), said(last)
+    assert counts(ws) == NOTHING, said(last)
+
+
+def test_destroy_keeps_the_account_a_hand_made_dataflow_uses(ws: Workspace) -> None:
+    """Destroy where a dataflow made by hand (in the UI) uses the managed account: the
+    managed dataflow, its target and the profile source only it used are deleted; the
+    account is kept, the output saying so and which dataflow uses it; exit 0; the
+    hand-made objects stay byte for byte."""
+    ws.write("orders.yaml", kinesis("orders", [A], account="shop"))
+    applied(ws)
+    orders = copy.deepcopy(ws.flow("orders"))
+    shop, profile_source_id = account_of(ws, orders), orders["sourceConnectionIds"][0]
+    hand = hand_made_flow(ws, "hand", account=shop, stream="hand", audiences=[B])
+    taken = snapshot(ws, hand.made)
+    assert hand.account == shop and hand.source != profile_source_id
+
+    outcome = ran(ws, "destroy", "manifests", "--auto-approve")
+
+    assert "error" not in outcome.err.lower(), said(outcome)
+    assert (
+        f"Note: kept account shop: 1 other dataflow(s) of the sandbox use it ({hand.flow})"
+        in outcome.out
+    ), said(outcome)
+    assert f"- account shop (id {shop})" not in outcome.out, said(outcome)
+    assert "Destroy finished: 3 of 3 change(s) applied (1 of 1 dataflow(s)); 0 failed." in (
+        outcome.out
+    ), said(outcome)
+    assert ids(ws, "flows") == {hand.flow}
+    assert ids(ws, "targetConnections") == {hand.target}
+    assert ids(ws, "sourceConnections") == {hand.source}
+    [hand_base] = [object_id for kind, object_id in hand.made if kind == "connections"]
+    assert ids(ws, "connections") == {shop, hand_base}
+    assert_untouched(ws, taken)
+    ran(ws, "destroy", "manifests", "--auto-approve")  # again: nothing of orders is left
+    assert ids(ws, "connections") == {shop, hand_base}  # the account is still kept
+
+
 # g. thresholds count only what this project provably manages ---------------------------------
 
 
@@ -698,3 +822,25 @@ def test_the_ui_client_is_another_client(ws: Workspace) -> None:
     assert flow is not None and target is not None
     assert flow["createdClient"] == UI_CLIENT
     assert not str(target.get("description", "")).startswith("managed by provisioner")
+
+
+# the platform's identity service on both emulators --------------------------------------------
+
+
+def test_a_lost_token_reply_during_plan_is_asked_again(ws: Workspace) -> None:
+    """A lost reply to the IMS token request during `plan` (IMS issued the token, the
+    reply never came back): the plan asks again and succeeds, exit 2 with its 4 creates."""
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    ws.emulator.faults.add_rule(FaultRule("lose", "POST", IMS_TOKEN_PATH))
+    tokens: list[str] = []
+    ws.emulator.observers.append(
+        lambda _number, method, path: tokens.append(method) if path == IMS_TOKEN_PATH else None
+    )
+
+    outcome = ws.plan("--detailed-exitcode")
+
+    assert outcome.code == 2, said(outcome)
+    assert ws.emulator.faults.rules == []  # the reply was lost
+    assert "Plan: 4 to create, 0 to update, 0 to replace, 0 to delete" in outcome.out
+    assert tokens == ["POST", "POST"]  # the lost exchange, and the one asked again
+    assert counts(ws) == NOTHING  # a plan writes nothing

@@ -5,6 +5,9 @@ run, a connection's etag moving after its creation, as Adobe's published capture
 made on the emulator's store by `tests.platform_writes`. What is judged is the content each
 change was planned against (its digest), never the etag; saved plans name manifests relative
 to the project, and refuse whole when a reviewed change's manifest is not given.
+
+Each end-to-end test runs on the lenient emulator and on the strict one (only the writes
+Adobe's documents show); the units at the end need neither.
 """
 
 from __future__ import annotations
@@ -29,6 +32,24 @@ A, B, C, D, E, F = AUDIENCES
 KINDS = ("connections", "sourceConnections", "targetConnections", "flows")
 Json = dict[str, Any]
 PLAN = ("--plan", "plan.json", "--auto-approve")
+FLAVOURS = {"lenient": "workspace", "strict": "strict_workspace"}
+# as FLAVOURS, where the test reads the requests the emulator got (`ws.log`)
+LOGGED_FLAVOURS = {"lenient": "recorded_workspace", "strict": "strict_workspace"}
+
+
+@pytest.fixture(params=list(FLAVOURS))
+def ws(request: pytest.FixtureRequest) -> Workspace:
+    """A user's folder, against the lenient emulator and against the strict one."""
+    workspace: Workspace = request.getfixturevalue(FLAVOURS[request.param])
+    return workspace
+
+
+@pytest.fixture(params=list(LOGGED_FLAVOURS))
+def logged_ws(request: pytest.FixtureRequest) -> Workspace:
+    """As `ws`, recording every request the emulator gets in `ws.log`."""
+    workspace: Workspace = request.getfixturevalue(LOGGED_FLAVOURS[request.param])
+    assert workspace.log is not None
+    return workspace
 
 
 def stored(app: EmulatorApp) -> dict[str, dict[str, str]]:
@@ -73,46 +94,45 @@ def converged(ws: Workspace) -> None:
 # (a), (b): a plan reviewed before the platform wrote --------------------------------------
 
 
-def test_a_saved_plan_applies_after_the_platform_rewrote_the_dataflow(
-    workspace: Workspace,
-) -> None:
-    applied(workspace, ("alpha.yaml", kinesis("alpha", [A])))
-    workspace.write("alpha.yaml", kinesis("alpha", [A, B]))
-    plan = saved(workspace, "manifests")
-    flow = workspace.flow("alpha")
+def test_a_saved_plan_applies_after_the_platform_rewrote_the_dataflow(ws: Workspace) -> None:
+    applied(ws, ("alpha.yaml", kinesis("alpha", [A])))
+    ws.write("alpha.yaml", kinesis("alpha", [A, B]))
+    plan = saved(ws, "manifests")
+    flow = ws.flow("alpha")
     before = next(c for c in plan["changes"] if c["type"] == "flow")
     assert before["etag"] == flow["etag"] and before["digest"] == content_digest(flow)
     # a run, hours later: the dataflow and its target rewritten by the platform alone
-    platform_write(workspace.emulator, "flows", flow["id"])
-    platform_write(workspace.emulator, "targetConnections", flow["targetConnectionIds"][0])
-    assert workspace.flow("alpha")["etag"] != before["etag"]
+    platform_write(ws.emulator, "flows", flow["id"])
+    platform_write(ws.emulator, "targetConnections", flow["targetConnectionIds"][0])
+    assert ws.flow("alpha")["etag"] != before["etag"]
 
-    result = workspace.apply(*PLAN)
+    result = ws.apply(*PLAN)
 
     assert result.code == 0, result.err
-    assert "refused" not in result.err
-    assert audiences_of(workspace.flow("alpha")) == [A, B]
-    converged(workspace)
+    # no change of the saved plan refused; the strict emulator may still refuse the
+    # best-effort record of the applied state (tests/contract/conflicts.py,
+    # target-description-patch), which the run notes once and which is no failure
+    assert ": refused: " not in result.err
+    assert audiences_of(ws.flow("alpha")) == [A, B]
+    converged(ws)
 
 
-def test_a_saved_plan_is_refused_where_another_client_changed_the_content(
-    workspace: Workspace,
-) -> None:
+def test_a_saved_plan_is_refused_where_another_client_changed_the_content(ws: Workspace) -> None:
     applied(
-        workspace,
+        ws,
         ("alpha.yaml", kinesis("alpha", [A])),
         ("beta.yaml", kinesis("beta", [A], stream="b")),
     )
-    workspace.write("alpha.yaml", kinesis("alpha", [A, B]))
-    workspace.write("beta.yaml", kinesis("beta", [A, C], stream="b"))
-    saved(workspace, "manifests")
-    alpha = workspace.flow("alpha")
-    workspace.emulator.resources.outside_edit(
+    ws.write("alpha.yaml", kinesis("alpha", [A, B]))
+    ws.write("beta.yaml", kinesis("beta", [A, C], stream="b"))
+    saved(ws, "manifests")
+    alpha = ws.flow("alpha")
+    ws.emulator.resources.outside_edit(
         "flows", "prod", alpha["id"], [{"op": "replace", "path": "/description", "value": "UI"}]
     )
-    platform_write(workspace.emulator, "flows", workspace.flow("beta")["id"])
+    platform_write(ws.emulator, "flows", ws.flow("beta")["id"])
 
-    result = workspace.apply(*PLAN)
+    result = ws.apply(*PLAN)
 
     assert result.code == 1
     assert (
@@ -120,9 +140,9 @@ def test_a_saved_plan_is_refused_where_another_client_changed_the_content(
         "(what it was planned against changed on the platform since the plan)"
     ) in result.err
     assert "etag" not in result.err
-    assert audiences_of(workspace.flow("alpha")) == [A]  # the refused change is not made
-    assert workspace.flow("alpha")["description"] == "UI"
-    assert audiences_of(workspace.flow("beta")) == [A, C]  # only the platform wrote to beta
+    assert audiences_of(ws.flow("alpha")) == [A]  # the refused change is not made
+    assert ws.flow("alpha")["description"] == "UI"
+    assert audiences_of(ws.flow("beta")) == [A, C]  # only the platform wrote to beta
 
 
 # (c): a 412 on a planned write ------------------------------------------------------------
@@ -150,9 +170,9 @@ def statuses(ws: Workspace, path: str) -> list[str]:
 
 
 def test_a_planned_flow_patch_refused_412_after_a_platform_write_is_sent_again(
-    strict_workspace: Workspace,
+    logged_ws: Workspace,
 ) -> None:
-    ws = strict_workspace
+    ws = logged_ws
     applied(ws, ("alpha.yaml", kinesis("alpha", [A])))
     flow_id = ws.flow("alpha")["id"]
     ws.write("alpha.yaml", kinesis("alpha", [A, B]))
@@ -173,10 +193,8 @@ def test_a_planned_flow_patch_refused_412_after_a_platform_write_is_sent_again(
     converged(ws)
 
 
-def test_a_planned_target_and_account_patch_survive_a_platform_write(
-    strict_workspace: Workspace,
-) -> None:
-    ws = strict_workspace
+def test_a_planned_target_and_account_patch_survive_a_platform_write(logged_ws: Workspace) -> None:
+    ws = logged_ws
     applied(ws, ("alpha.yaml", kinesis("alpha", [A])))
     target = target_of(ws, "alpha")
     account_id = target["baseConnectionId"]
@@ -200,10 +218,8 @@ def test_a_planned_target_and_account_patch_survive_a_platform_write(
     converged(ws)
 
 
-def test_a_412_after_another_clients_change_still_fails_that_dataflow(
-    strict_workspace: Workspace,
-) -> None:
-    ws = strict_workspace
+def test_a_412_after_another_clients_change_still_fails_that_dataflow(logged_ws: Workspace) -> None:
+    ws = logged_ws
     applied(
         ws,
         ("alpha.yaml", kinesis("alpha", [A])),
@@ -242,14 +258,14 @@ def test_a_412_after_another_clients_change_still_fails_that_dataflow(
 
 
 def test_a_saved_plan_made_in_one_checkout_applies_from_a_copy_at_another_path(
-    workspace: Workspace, tmp_path_factory: pytest.TempPathFactory
+    ws: Workspace, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    (workspace.root / "provisioner.yaml").write_text("manifests: [manifests/]\n")
-    workspace.write("alpha.yaml", kinesis("alpha", [A]))
-    workspace.write("beta.yaml", kinesis("beta", [A, B], stream="b", account="shared"))
-    plan = saved(workspace)  # the project's manifests: found by absolute path
-    text = (workspace.root / "plan.json").read_text()
-    assert str(workspace.root) not in text
+    (ws.root / "provisioner.yaml").write_text("manifests: [manifests/]\n")
+    ws.write("alpha.yaml", kinesis("alpha", [A]))
+    ws.write("beta.yaml", kinesis("beta", [A, B], stream="b", account="shared"))
+    plan = saved(ws)  # the project's manifests: found by absolute path
+    text = (ws.root / "plan.json").read_text()
+    assert str(ws.root) not in text
     assert {i["manifest"] for i in plan["inputs"]} == {
         "manifests/alpha.yaml",
         "manifests/beta.yaml",
@@ -258,44 +274,39 @@ def test_a_saved_plan_made_in_one_checkout_applies_from_a_copy_at_another_path(
         "manifests"
     }
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "checkout"
-    shutil.copytree(workspace.root, elsewhere)
-    copy = Workspace(elsewhere, workspace.url, workspace.emulator)
-    copy.env = dict(workspace.env)
+    shutil.copytree(ws.root, elsewhere)
+    copy = Workspace(elsewhere, ws.url, ws.emulator)
+    copy.env = dict(ws.env)
 
     result = copy.run("apply", *PLAN)
 
     assert result.code == 0, result.err
-    assert "refused" not in result.err
-    assert sorted(f["name"] for f in workspace.resources("flows")) == ["alpha", "beta"]
-    converged(workspace)
+    assert ": refused: " not in result.err  # no change of the saved plan refused
+    assert sorted(f["name"] for f in ws.resources("flows")) == ["alpha", "beta"]
+    converged(ws)
 
 
-def test_a_saved_plan_applies_from_a_directory_below_the_project(
-    workspace: Workspace,
-) -> None:
-    (workspace.root / "provisioner.yaml").write_text("manifests: [manifests/]\n")
-    workspace.write("alpha.yaml", kinesis("alpha", [A]))
-    saved(workspace, "manifests")
-    below = workspace.root / "ci"
+def test_a_saved_plan_applies_from_a_directory_below_the_project(ws: Workspace) -> None:
+    (ws.root / "provisioner.yaml").write_text("manifests: [manifests/]\n")
+    ws.write("alpha.yaml", kinesis("alpha", [A]))
+    saved(ws, "manifests")
+    below = ws.root / "ci"
     below.mkdir()
-    runner = Workspace(below, workspace.url, workspace.emulator)
-    runner.env = dict(workspace.env)
+    runner = Workspace(below, ws.url, ws.emulator)
+    runner.env = dict(ws.env)
 
     result = runner.run(
         "apply", "../manifests/alpha.yaml", "--plan", "../plan.json", "--auto-approve"
     )
 
     assert result.code == 0, result.err
-    converged(workspace)
+    converged(ws)
 
 
 # (e): fewer manifests than were planned ---------------------------------------------------
 
 
-def test_apply_given_fewer_manifests_than_were_planned_is_refused_whole(
-    strict_workspace: Workspace,
-) -> None:
-    ws = strict_workspace
+def test_apply_given_fewer_manifests_than_were_planned_is_refused_whole(ws: Workspace) -> None:
     applied(ws, ("gamma.yaml", kinesis("gamma", [A], stream="c")))
     ws.write("alpha.yaml", kinesis("alpha", [A]))
     ws.write("beta.yaml", kinesis("beta", [B], stream="b"))
@@ -318,36 +329,34 @@ def test_apply_given_fewer_manifests_than_were_planned_is_refused_whole(
     assert stored(ws.emulator) == before
 
 
-def test_an_account_change_needs_its_manifest_too(workspace: Workspace) -> None:
-    workspace.env["BETA_SECRET"] = "beta-secret"
+def test_an_account_change_needs_its_manifest_too(ws: Workspace) -> None:
+    ws.env["BETA_SECRET"] = "beta-secret"
     applied(
-        workspace,
+        ws,
         ("alpha.yaml", kinesis("alpha", [A])),
         ("beta.yaml", kinesis("beta", [A], stream="b", secret="BETA_SECRET")),
     )
-    workspace.env["BETA_SECRET"] = "rotated"  # only beta's account changes
-    plan = saved(workspace, "manifests")
+    ws.env["BETA_SECRET"] = "rotated"  # only beta's account changes
+    plan = saved(ws, "manifests")
     assert [(c["type"], c["name"]) for c in plan["changes"]] == [("account", "beta-account")]
-    before = stored(workspace.emulator)
+    before = stored(ws.emulator)
 
-    result = workspace.run("apply", "manifests/alpha.yaml", *PLAN)
+    result = ws.run("apply", "manifests/alpha.yaml", *PLAN)
 
     assert result.code == 1
     assert "account beta-account (from manifests/beta.yaml)" in result.err
-    assert stored(workspace.emulator) == before
+    assert stored(ws.emulator) == before
 
 
-def test_the_same_manifests_named_otherwise_apply(workspace: Workspace) -> None:
-    workspace.write("alpha.yaml", kinesis("alpha", [A]))
-    workspace.write("beta.yaml", kinesis("beta", [B], stream="b"))
-    saved(workspace, "manifests")
+def test_the_same_manifests_named_otherwise_apply(ws: Workspace) -> None:
+    ws.write("alpha.yaml", kinesis("alpha", [A]))
+    ws.write("beta.yaml", kinesis("beta", [B], stream="b"))
+    saved(ws, "manifests")
 
-    result = workspace.run(
-        "apply", "./manifests/beta.yaml", "manifests/../manifests/alpha.yaml", *PLAN
-    )
+    result = ws.run("apply", "./manifests/beta.yaml", "manifests/../manifests/alpha.yaml", *PLAN)
 
     assert result.code == 0, result.err
-    converged(workspace)
+    converged(ws)
 
 
 # (f): drift --------------------------------------------------------------------------------
@@ -358,21 +367,21 @@ def flow_change(outcome: Outcome, name: str) -> Json:
     return next(c for c in changes if c["type"] == "flow" and c["name"] == name)
 
 
-def test_the_platforms_own_write_is_not_drift(workspace: Workspace) -> None:
+def test_the_platforms_own_write_is_not_drift(ws: Workspace) -> None:
     applied(
-        workspace,
+        ws,
         ("alpha.yaml", kinesis("alpha", [A])),
         ("beta.yaml", kinesis("beta", [A], stream="b")),
     )
-    alpha, beta = workspace.flow("alpha"), workspace.flow("beta")
-    platform_write(workspace.emulator, "flows", alpha["id"])
-    platform_write(workspace.emulator, "targetConnections", alpha["targetConnectionIds"][0])
-    workspace.emulator.resources.outside_edit(
+    alpha, beta = ws.flow("alpha"), ws.flow("beta")
+    platform_write(ws.emulator, "flows", alpha["id"])
+    platform_write(ws.emulator, "targetConnections", alpha["targetConnectionIds"][0])
+    ws.emulator.resources.outside_edit(
         "flows", "prod", beta["id"], [{"op": "replace", "path": "/description", "value": "UI"}]
     )
-    workspace.write("alpha.yaml", kinesis("alpha", [A, B]))
+    ws.write("alpha.yaml", kinesis("alpha", [A, B]))
 
-    plan = workspace.plan("--format", "json")
+    plan = ws.plan("--format", "json")
 
     assert plan.code == 0, plan.err
     assert flow_change(plan, "alpha")["drift"] is False
