@@ -174,8 +174,11 @@ class Live:
         self.state.flows[flow["id"]] = flow
         return flow, target
 
-    def managed(self, project: str = DEFAULT_PROJECT, client: str | None = None) -> ManagedState:
-        return managed_state(self.state, project, client)
+    def managed(
+        self, project: str = DEFAULT_PROJECT, client: str | None = None, clients: Sequence[str] = ()
+    ) -> ManagedState:
+        """`client`: the run's own; `clients`: those the project file lists."""
+        return managed_state(self.state, project, [*([client] if client else []), *clients])
 
 
 def desired_flow(
@@ -227,11 +230,12 @@ def plan(
     only: Iterable[str] = (),
     safety: Safety | None = None,
     client: str | None = None,
+    clients: Sequence[str] = (),
 ) -> Plan:
     only = list(only)
     if only:
         wanted.flows = {k: v for k, v in wanted.flows.items() if k in only}
-    managed = live.managed(project, client)
+    managed = live.managed(project, client, clients)
     return make_plan(wanted, managed, target_of(project), prune, only, safety)
 
 

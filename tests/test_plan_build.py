@@ -235,32 +235,32 @@ def test_a_digest_that_still_matches_is_never_drift() -> None:
     assert not change(found, "flow", "orders").drift
 
 
-def test_a_plan_with_other_credentials_knows_the_apply_clients_writes() -> None:
-    """A pull request planned with a read-only client: the client that made the tool's
-    marked objects (the apply pipeline's) is the tool's too; the UI never is."""
+def test_a_plan_with_other_credentials_knows_the_clients_the_project_file_lists() -> None:
+    """A pull request planned with a read-only client: the apply pipeline's client is the
+    tool's when the environment lists it (`clients`, reviewed like any change)."""
     live = _written_by("deployer", "deployer")
-    for resource in [*live.state.targets.values(), *live.state.connections.values()]:
-        resource["createdClient"] = "deployer"
-    found = plan(desired(desired_flow("orders", audiences=[A])), live, client="pr-reader")
+    wanted = desired(desired_flow("orders", audiences=[A]))
+    found = plan(wanted, live, client="pr-reader", clients=["deployer"])
     assert not change(found, "flow", "orders").drift
     next(iter(live.state.flows.values()))["updatedClient"] = UI
+    found = plan(wanted, live, client="pr-reader", clients=["deployer"])
+    assert change(found, "flow", "orders").drift
+    assert live.managed(client="pr-reader", clients=["deployer"]).clients == {
+        "pr-reader",
+        "deployer",
+    }
+
+
+def test_who_made_a_marked_object_is_never_the_tools_client() -> None:
+    """Anyone can write the marker on a connection: its maker's later edits must still read
+    as drift, and the UI or the platform's own clients never count, even when listed."""
+    live = _written_by("attacker", "attacker")
+    for resource in [*live.state.targets.values(), *live.state.connections.values()]:
+        resource["createdClient"] = "attacker"
     found = plan(desired(desired_flow("orders", audiences=[A])), live, client="pr-reader")
     assert change(found, "flow", "orders").drift
-    for resource in live.state.targets.values():  # made in the UI, then imported
-        resource["createdClient"] = UI
-    assert live.managed(client="pr-reader").clients == {"pr-reader", "deployer"}
-
-
-def test_only_this_projects_makers_and_never_the_ui_are_the_tools_clients() -> None:
-    live = Live()
-    ours, _ = live.chain("orders")
-    theirs, _ = live.chain("clicks", project="web")
-    for flow, maker in ((ours, "deployer"), (theirs, "web-deployer")):
-        target = live.state.targets[flow["targetConnectionIds"][0]]
-        target["createdClient"] = maker
-        live.state.connections[target["baseConnectionId"]]["createdClient"] = UI
-    assert live.managed(client="pr-reader").clients == {"pr-reader", "deployer"}
-    assert live.managed("web").clients == {"web-deployer"}
+    listed = live.managed(client="pr-reader", clients=[UI, "acp_foundation_connectors"])
+    assert listed.clients == {"pr-reader"}
 
 
 def test_a_writer_missing_on_either_object_leaves_it_to_the_digest() -> None:

@@ -153,8 +153,8 @@ def test_found_in_the_directory_or_its_nearest_parent(tmp_path: Path) -> None:
         ),
         (
             "environments:\n  dev:\n    sandbox: dev\n    colour: red\n",
-            "4:5: error: unknown key 'colour'; expected one of: sandbox, platformUrl, vars "
-            "(at environments.dev.colour)",
+            "4:5: error: unknown key 'colour'; expected one of: sandbox, platformUrl, vars, "
+            "clients (at environments.dev.colour)",
         ),
         (
             "environments:\n  'my env':\n    sandbox: dev\n",

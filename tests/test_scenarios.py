@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_ORG
 from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
+from provisioner.state.marker import DEFAULT_PROJECT
+from provisioner.state.writers import writer_mac
 from tests.workspace import AUDIENCES, SECRETS, Workspace, event_hubs, kinesis
 
 A, B, C, D, E, F = AUDIENCES
@@ -198,13 +202,24 @@ def test_an_update_writes_the_flow_alone_and_drift_is_still_told(workspace: Work
     assert _drift(ws) == [False]
 
 
+def _listing_clients(ws: Workspace, *clients: str) -> None:
+    """A project file whose environment `prod` lists the tool's other clients, selected."""
+    listed = ", ".join(clients)
+    (ws.root / "provisioner.yaml").write_text(
+        f"environments:\n  prod:\n    sandbox: prod\n    clients: [{listed}]\n",
+        encoding="utf-8",
+    )
+    ws.env["PROVISIONER_ENV"] = "prod"
+
+
 def test_a_plan_with_read_only_credentials_tells_drift_as_the_apply_does(
     workspace: Workspace,
 ) -> None:
-    """Pull requests planned with another client than the merge applies with: that plan
-    knows the apply client's writes (it made the tool's marked objects), so it labels the
-    same drift, and the saved plan it makes is applied whole."""
+    """Pull requests planned with another client than the merge applies with: the project
+    file lists the apply client for the environment, so that plan labels the same drift,
+    and the saved plan it makes is applied whole."""
     ws = workspace
+    _listing_clients(ws, DEFAULT_CLIENT_ID)
     ws.emulator.config.clients["pr-reader"] = ("reader-secret", DEFAULT_ORG)
     reader = {**ws.env, "AEP_CLIENT_ID": "pr-reader", "AEP_CLIENT_SECRET": "reader-secret"}
     applier = dict(ws.env)
@@ -226,24 +241,79 @@ def test_a_plan_with_read_only_credentials_tells_drift_as_the_apply_does(
         assert _drift(ws) == [True]
 
 
-def test_writes_recorded_under_another_name_than_the_client_id(workspace: Workspace) -> None:
-    """A platform that records the tool's writes under another name than AEP_CLIENT_ID (a
-    technical account's, say): the first apply cannot tell, so it records a digest; from
-    then on the name that made the tool's objects is the tool's, and an update is one write."""
+def test_a_plan_with_an_unlisted_client_reads_the_apply_as_drift(workspace: Workspace) -> None:
+    """Nothing on the platform makes a client the tool's (whoever made a marked object
+    could be anyone): unlisted, the apply client's writes read as drift to another client."""
     ws = workspace
-    ws.emulator.config.recorded_as[DEFAULT_CLIENT_ID] = "techacct-1@techacct.adobe.com"
+    ws.emulator.config.clients["pr-reader"] = ("reader-secret", DEFAULT_ORG)
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    assert ws.apply().code == 0
+    ws.write("orders.yaml", kinesis("orders", [A, B]))
+    assert ws.apply().code == 0
+    ws.write("orders.yaml", kinesis("orders", [A, B, C]))
+    ws.env = {**ws.env, "AEP_CLIENT_ID": "pr-reader", "AEP_CLIENT_SECRET": "reader-secret"}
+    assert _drift(ws) == [True]
+
+
+@pytest.mark.parametrize(
+    ("known", "first_apply", "later"),
+    [("listed", 1, 1), ("recorded", 2, 1), ("neither", 2, 2)],
+)
+def test_writes_recorded_under_another_name_than_the_client_id(
+    workspace: Workspace, known: str, first_apply: int, later: int
+) -> None:
+    """A platform that records the tool's writes under another name than AEP_CLIENT_ID (a
+    technical account's, say). Listed in the environment's `clients`, it is the tool's and
+    an update is one write. With PROVISIONER_FINGERPRINT_KEY, the first apply records the
+    name in the account's marker under that key (one more write), and later applies know
+    it. Otherwise apply cannot tell its own write, so it records a digest each time (one
+    more write). Drift is told right in every case."""
+    ws = workspace
+    techacct = "techacct-1@techacct.adobe.com"
+    if known == "listed":
+        _listing_clients(ws, techacct)
+    if known == "recorded":
+        ws.env["PROVISIONER_FINGERPRINT_KEY"] = "operator-key"
+    ws.emulator.config.recorded_as[DEFAULT_CLIENT_ID] = techacct
     ws.write("orders.yaml", kinesis("orders", [A]))
     patches = ws.emulator.requests["PATCH"]
     assert ws.apply().code == 0
-    assert ws.emulator.requests["PATCH"] - patches == 2  # the activation, and the digest
+    assert ws.emulator.requests["PATCH"] - patches == first_apply
     ws.write("orders.yaml", kinesis("orders", [A, B]))
     patches = ws.emulator.requests["PATCH"]
     assert ws.apply().code == 0
-    assert ws.emulator.requests["PATCH"] - patches == 1
+    assert ws.emulator.requests["PATCH"] - patches == later
     ws.write("orders.yaml", kinesis("orders", [A, B, C]))
     assert _drift(ws) == [False]
     _edit_in_the_ui(ws, "orders")
     assert _drift(ws) == [True]
+
+
+@pytest.mark.parametrize("made_with", ["operator-key", "another-key"])
+def test_a_recorded_writer_is_believed_only_with_the_operators_key(
+    workspace: Workspace, made_with: str
+) -> None:
+    """Anyone can write an account's description: a writer record that the operator's key
+    did not make (forged, or made with another key) never makes that client's edits the
+    tool's; one it made does."""
+    ws = workspace
+    ws.env["PROVISIONER_FINGERPRINT_KEY"] = "operator-key"
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    assert ws.apply().code == 0
+    [account] = [c for c in ws.resources("connections") if "account=" in c["description"]]
+    mac = writer_mac(made_with, DEFAULT_PROJECT, None, account["id"], "intruder")
+    recorded = f"{account['description']}; writer.intruder={mac}"
+    ws.emulator.resources.outside_edit(
+        "connections",
+        "prod",
+        account["id"],
+        [{"op": "add", "path": "/description", "value": recorded}],
+    )
+    flow_id = ws.flow("orders")["id"]
+    edit = [{"op": "replace", "path": "/description", "value": "edited"}]
+    edited = ws.emulator.resources.outside_edit("flows", "prod", flow_id, edit)
+    ws.emulator.store.put("flows", "prod", {**edited, "updatedClient": "intruder"})
+    assert _drift(ws) == [made_with != "operator-key"]
 
 
 def test_without_the_platforms_record_of_writers_a_digest_is_recorded(

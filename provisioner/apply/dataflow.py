@@ -20,6 +20,7 @@ that write, so it is best effort (see `Undocumented`).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,9 +39,11 @@ from provisioner.plan.specs import flow_from_spec
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import AmbiguousWriteError, ApiCallError
 from provisioner.platform.flow_action import is_enabled
-from provisioner.state.desired import DesiredFlow
+from provisioner.platform.ids import PLATFORM_CLIENTS, UI_CLIENT
+from provisioner.state.desired import FINGERPRINT_KEY_VARIABLE, DesiredFlow
 from provisioner.state.managed import ManagedState, Scope, nfc
-from provisioner.state.marker import env_of, project_of, read_marker
+from provisioner.state.marker import env_of, marker, marker_version, project_of, read_marker
+from provisioner.state.writers import writer_field, writer_mac
 
 Resource = dict[str, Any]
 VERIFY_TRIES = 4
@@ -83,6 +86,7 @@ class DataflowConverger:
         # records this run's writes under another name than AEP_CLIENT_ID).
         own = client.target.client_id
         self._tools = frozenset({own} if own else ()) | managed.clients
+        self.writer_key = os.environ.get(FINGERPRINT_KEY_VARIABLE) or None
 
     def converge(self, name: str) -> list[str]:
         """Target, flow, activation and state as the plan says; then read back and record."""
@@ -98,6 +102,8 @@ class DataflowConverger:
         else:
             flow_id = self._existing(name)["id"]
         flow = self._verify(name, flow_id, target, desired)
+        if flow_change is not None and flow_change.spec is not None:
+            self._record_writer(name, flow, flow_change.spec.account)
         self._record(name, flow, target)
         return done
 
@@ -345,6 +351,40 @@ class DataflowConverger:
                 log.info("the target of %s changed meanwhile; its state is not recorded", name)
                 return
             self.undocumented.refused("record", error)
+
+    def _record_writer(self, name: str, flow: Resource, account_key: str) -> None:
+        """The name the platform recorded for this apply's own write of the flow (read back
+        and verified just now), kept in its account's marker under the operator's key
+        (`state/writers.py`) so that later plans know it. Only with
+        PROVISIONER_FINGERPRINT_KEY, and only on a marker this release wrote (a `v2` marker
+        rewritten would lose what it proves of the previous release's imports)."""
+        writer = flow.get("updatedClient")
+        if not isinstance(writer, str) or not writer or writer in self._tools:
+            return
+        if not self.writer_key or writer in PLATFORM_CLIENTS or writer == UI_CLIENT:
+            return
+        account_id = self.account_id(account_key)
+        account = self.client.get("connections", account_id, f"read the account of {name}")
+        fields = read_marker(account or {})
+        if account is None or fields is None or marker_version(account) < 3:
+            return
+        fields[writer_field(writer)] = writer_mac(
+            self.writer_key, self.project, self.env, account_id, writer
+        )
+        ops = [{"op": "add", "path": "/description", "value": marker(**fields)}]
+        try:
+            self.client.patch(
+                "connections",
+                account_id,
+                ops,
+                str(account.get("etag") or ""),
+                f"record the client that wrote {name}",
+            )
+        except ApiCallError as error:
+            if error.status != 412:
+                raise
+            return  # the account changed meanwhile: the digest tells instead
+        self._tools |= {writer}
 
     def _marker(self, name: str, digest: str) -> str:
         return applied_marker(name, digest, self.project, self.env)

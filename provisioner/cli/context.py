@@ -82,6 +82,7 @@ def run_context(
         project=project.project if project else DEFAULT_PROJECT,
         environment=name,
         safety=_safety(project),
+        clients=tuple(environment.clients) if environment is not None else (),
     )
     return RunContext(project, name, chosen_paths, target, scope)
 

@@ -23,7 +23,7 @@ from provisioner.platform.redact import REDACTOR
 from provisioner.platform.target import Target
 from provisioner.render.safe import for_terminal
 from provisioner.state.audiences import resolve_audiences
-from provisioner.state.desired import desired_state
+from provisioner.state.desired import FINGERPRINT_KEY_VARIABLE, desired_state
 from provisioner.state.live import read_live
 from provisioner.state.managed import ManagedState, managed_state, nfc
 from provisioner.state.marker import DEFAULT_PROJECT
@@ -88,6 +88,7 @@ class Scope:
     project: str = DEFAULT_PROJECT
     environment: str | None = None
     safety: Safety = field(default_factory=Safety)
+    clients: tuple[str, ...] = ()  # the environment's `clients`: writes that are the tool's
 
 
 def plan_target(target: Target, scope: Scope | None = None) -> PlanTarget:
@@ -105,7 +106,11 @@ def plan_target(target: Target, scope: Scope | None = None) -> PlanTarget:
 def read_managed(client: PlatformClient, scope: Scope | None = None) -> ManagedState:
     scope = scope or Scope()
     live = read_live(client)
-    return managed_state(live, scope.project, client.target.client_id, scope.environment)
+    clients = frozenset(scope.clients) | (
+        {client.target.client_id} if client.target.client_id else set()
+    )
+    key = os.environ.get(FINGERPRINT_KEY_VARIABLE) or None
+    return managed_state(live, scope.project, clients, scope.environment, key)
 
 
 @dataclass(frozen=True)

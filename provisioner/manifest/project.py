@@ -159,6 +159,10 @@ class Safety(_Strict):
     )
 
 
+# An IMS client id as the platform records it (`updatedClient`): printable, no spaces.
+ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,128}$")]
+
+
 class Environment(_Strict):
     sandbox: SandboxName
     platformUrl: PlatformUrl | None = None
@@ -166,6 +170,11 @@ class Environment(_Strict):
         default_factory=dict,
         description="Values of the ${var:NAME} references of manifests.",
         json_schema_extra={"propertyNames": {"pattern": VARIABLE_NAME_PATTERN}},
+    )
+    clients: list[ClientId] = Field(
+        default_factory=list,
+        description="IMS client ids whose writes are this tool's besides the run's own (the "
+        "apply pipeline's, when plans run with another client): their edits are not drift.",
     )
 
 

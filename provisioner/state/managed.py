@@ -40,6 +40,7 @@ from provisioner.state.marker import (
     project_of,
     read_marker,
 )
+from provisioner.state.writers import verified, writers_of
 
 Resource = dict[str, Any]
 Evidence = Literal["made", "ledger", "legacy"]
@@ -71,6 +72,7 @@ class LiveAccount:
     scope: Scope
     version: int  # the marker's: 2 for the previous release's, 3 for this one's
     ledger: dict[str, str]  # flow id -> the name the tool last gave it
+    writers: dict[str, str] = field(default_factory=dict)  # client -> mac (`state/writers`)
 
     @property
     def id(self) -> str:
@@ -149,7 +151,7 @@ class ManagedState:
     all_targets: dict[str, Resource] = field(default_factory=dict)
     account_records: dict[str, LiveAccount] = field(default_factory=dict)  # by id
     # The IMS clients whose writes are this tool's, as the platform records the last writer
-    # of an object (`updatedClient`): see `tool_clients`.
+    # of an object (`updatedClient`): the run's own and the environment's `clients`.
     clients: frozenset[str] = frozenset()
 
     @property
@@ -189,13 +191,26 @@ def _users(flows: dict[str, Resource], targets: dict[str, Resource]) -> dict[str
 def managed_state(
     live: LiveState,
     project: str = DEFAULT_PROJECT,
-    client: str | None = None,
+    clients: Iterable[str] = (),
     env: str | None = None,
+    writer_key: str | None = None,
 ) -> ManagedState:
+    """`clients`: the IMS clients whose writes are the tool's (the run's own and those the
+    project file lists for the environment). Never inferred from who made or last wrote an
+    object, which could be anyone; only writers recorded under `writer_key`
+    (PROVISIONER_FINGERPRINT_KEY, see `state/writers.py`) are added."""
     scope = Scope(project, env)
-    state = ManagedState(project=project, env=env, clients=tool_clients(live, client, project))
+    accounts = _accounts(live.connections.values())
+    recorded = {
+        client
+        for record in accounts.values()
+        if scope.holds(record.scope)
+        for client in verified(record.writers, writer_key, project, env, record.id)
+    }
+    tools = frozenset(c for c in [*clients, *recorded] if c and c not in _NOT_THE_TOOL)
+    state = ManagedState(project=project, env=env, clients=tools)
     state.all_flows, state.all_targets = live.flows, live.targets
-    state.account_records = _accounts(live.connections.values())
+    state.account_records = accounts
     owned: dict[Scope, Owned] = {}
     _flows(live, state, owned)
     _idle_targets(live, state, owned)
@@ -233,6 +248,7 @@ def _accounts(connections: Iterable[Resource]) -> dict[str, LiveAccount]:
                 Scope(project_of(fields), env_of(fields)),
                 marker_version(resource),
                 ledger_of(fields),
+                writers_of(fields),
             )
     return found
 
@@ -349,23 +365,6 @@ def _source_in_use(state: ManagedState, sources: dict[str, Resource]) -> Resourc
             if source_id in sources:
                 return sources[source_id]
     return None
-
-
-def tool_clients(
-    live: LiveState, client: str | None, project: str = DEFAULT_PROJECT
-) -> frozenset[str]:
-    """The IMS clients whose writes are this tool's: the run's own (`client`, None when not
-    known, as with a bare access token), and every client that made an object carrying this
-    project's marker (its accounts and target connections are made with it), so that a plan
-    run with other credentials than the apply (a read-only pull-request client) still knows
-    the apply's writes. Never the Experience Platform UI's, nor the platform's own."""
-    made = (
-        resource.get("createdClient")
-        for resource in [*live.connections.values(), *live.targets.values()]
-        if (fields := read_marker(resource)) is not None and project_of(fields) == project
-    )
-    found = {c for c in made if isinstance(c, str) and c and c not in _NOT_THE_TOOL}
-    return frozenset(found | ({client} if client else set()))
 
 
 def _first_target(flow: Resource, targets: dict[str, Resource]) -> Resource | None:
