@@ -70,7 +70,12 @@ class FakeForge:
         raise NotImplementedError
 
     def writes(self) -> list[Seen]:
-        return [s for s in self.seen if s.method in ("POST", "PATCH", "PUT", "DELETE")]
+        """Requests that change something: a GraphQL query is POSTed, yet reads."""
+        return [
+            s
+            for s in self.seen
+            if s.method in ("POST", "PATCH", "PUT", "DELETE") and s.path != "/graphql"
+        ]
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -85,17 +90,29 @@ class FakeForge:
 
 
 class FakeGitHub(FakeForge):
-    """Issue comments of pull requests. `viewer` None answers GET /user with 403, as for a
-    GITHUB_TOKEN, whose comments are by github-actions[bot]."""
+    """Issue comments of pull requests, and who the token is.
 
-    def __init__(self, viewer: str | None = None, read_only: bool = False) -> None:
+    `viewer` is a person's token: GET /user names them. `viewer` None is an installation
+    token, as the GITHUB_TOKEN of Actions: GET /user answers 403, and GraphQL's `viewer`
+    names the app's bot, `app` (None: GraphQL refuses too, and nothing says who it is).
+    Like GitHub, any comment can be edited with a writing token: only the tool's own
+    checks keep it off others' comments.
+    """
+
+    def __init__(
+        self,
+        viewer: str | None = None,
+        read_only: bool = False,
+        app: str | None = "github-actions[bot]",
+    ) -> None:
         super().__init__()
         self.viewer = viewer
+        self.app = app
         self.read_only = read_only
         self.comments: dict[int, list[dict[str, Any]]] = {}
 
     def author(self) -> str:
-        return self.viewer or "github-actions[bot]"
+        return self.viewer or self.app or "some-app[bot]"
 
     def add(self, number: int, body: str, login: str = "github-actions[bot]") -> dict[str, Any]:
         comment_id = self.new_id()
@@ -115,6 +132,8 @@ class FakeGitHub(FakeForge):
             if self.viewer is None:
                 return Reply(403, {"message": "Resource not accessible by integration"})
             return Reply(200, {"login": self.viewer})
+        if seen.path == "/graphql" and seen.method == "POST":
+            return self._graphql(seen.body)
         listing = re.fullmatch(r"/repos/octo/repo/issues/(\d+)/comments", seen.path)
         if listing and seen.method == "GET":
             return self._list(int(listing.group(1)), seen, environ)
@@ -127,6 +146,13 @@ class FakeGitHub(FakeForge):
             return self._update(int(one.group(1)), seen.body["body"])
         return Reply(404, {"message": "Not Found"})
 
+    def _graphql(self, body: Any) -> Reply:
+        query = body.get("query", "") if isinstance(body, dict) else ""
+        login = self.viewer or self.app
+        if "viewer" not in query or login is None:
+            return Reply(200, {"errors": [{"message": "Resource not accessible by integration"}]})
+        return Reply(200, {"data": {"viewer": {"login": login}}})
+
     def _list(self, number: int, seen: Seen, environ: Environ) -> Reply:
         items, next_page = self.page(self.comments.get(number, []), seen)
         headers = []
@@ -138,7 +164,7 @@ class FakeGitHub(FakeForge):
     def _update(self, comment_id: int, body: str) -> Reply:
         for comment in (c for cs in self.comments.values() for c in cs):
             if comment["id"] == comment_id:
-                if self.read_only or comment["user"]["login"] != self.author():
+                if self.read_only:
                     return Reply(403, {"message": "Resource not accessible by integration"})
                 comment["body"] = body
                 return Reply(200, comment)

@@ -19,11 +19,15 @@ PROD = {"org": "ORG@AdobeOrg", "sandbox": "prod", "environment": "prod"}
 DEV = {"org": "ORG@AdobeOrg", "sandbox": "dev", "environment": "dev"}
 
 
-# What earlier versions wrote: the marker last, without a target.
+# What earlier versions wrote: the marker last, without a target. Not a plan comment today:
+# only a marker that opens a comment makes it one.
 LEGACY_NO_CHANGES = (
     "### provisioner plan · `Target: https://platform.adobe.io (org ORG@AdobeOrg, sandbox prod)`"
     "\n\n**No changes. The platform matches the manifests (4 unchanged).**\n\n"
     "<sub>provisioner 0.1.0 · plan format 1</sub>\n<!-- provisioner-plan -->\n"
+)
+BARE_NO_CHANGES = "<!-- provisioner-plan -->\n" + LEGACY_NO_CHANGES.removesuffix(
+    "<!-- provisioner-plan -->\n"
 )
 LEGACY_CHANGES = LEGACY_NO_CHANGES.replace(
     "No changes. The platform matches the manifests (4 unchanged).",
@@ -145,8 +149,8 @@ def test_no_changes_and_no_earlier_comment_posts_nothing(
     job.github(url, PULL_12)
     run = job.comment(plan_md(PROD, "No changes. The platform matches the manifests", 0))
     assert run.code == 0, run.err
-    # The bare marker of earlier versions: "no changes" is read from the summary line.
-    run = job.comment(LEGACY_NO_CHANGES)
+    # A bare marker, without counts: "no changes" is read from the summary line.
+    run = job.comment(BARE_NO_CHANGES)
     assert run.code == 0, run.err
     assert fake.writes() == []
     # Today's plan without changes says so in its marker.
@@ -220,15 +224,82 @@ def test_the_earlier_comment_is_found_past_the_first_pages(
     assert pages == ["1", "2", "3"]
 
 
-def test_a_bare_marker_comment_of_an_earlier_version_is_taken_over(
+def test_a_comment_with_the_marker_at_its_end_is_never_taken_over(
     job: Job, github: tuple[FakeGitHub, str]
 ) -> None:
+    """Earlier versions put a bare marker last; a marker that does not open a comment may
+    as well be a quotation, so such a comment is left as it is."""
     fake, url = github
     legacy = fake.add(12, LEGACY_CHANGES)
     job.github(url, PULL_12)
     text = plan_md(PROD, "Plan: 1 to create", 1)
     assert job.comment(text).code == 0
-    assert [(c["id"], c["body"]) for c in fake.comments[12]] == [(legacy["id"], text)]
+    assert [(c["id"], c["body"]) for c in fake.comments[12]] == [
+        (legacy["id"], LEGACY_CHANGES),
+        (legacy["id"] + 1, text),
+    ]
+    assert [w.method for w in fake.writes()] == ["POST"]
+
+
+QUOTED_PLAN = plan_md(PROD, "Plan: 9 to create", 9)
+QUOTING = f"Deploy preview for this pull request. The last plan was:\n\n{QUOTED_PLAN}"
+
+
+def test_only_our_own_comment_that_opens_with_the_marker_is_updated(
+    job: Job, github: tuple[FakeGitHub, str]
+) -> None:
+    """Every workflow of a repository posts as the same bot: the marker must open the
+    comment, and the comment's author must be the token's identity (here the GITHUB_TOKEN,
+    named by GraphQL's `viewer` as GET /user refuses it)."""
+    fake, url = github
+    quoting = fake.add(12, QUOTING)  # the same bot, quoting a plan mid-body
+    indented = fake.add(12, "> " + plan_md(PROD, "Plan: 7 to create", 7))  # a quote block
+    others = fake.add(12, plan_md(PROD, "Plan: 8 to create", 8), login="mallory")
+    ours = fake.add(12, "\n  " + plan_md(PROD, "Plan: 1 to create", 1))
+    job.github(url, PULL_12)
+    text = plan_md(PROD, "Plan: 2 to create", 2)
+    run = job.comment(text)
+    assert run.code == 0, run.err
+    assert "Updated the plan comment on octo/repo#12" in run.out
+    assert [(w.method, w.path) for w in fake.writes()] == [
+        ("PATCH", f"/repos/octo/repo/issues/comments/{ours['id']}")
+    ]
+    assert [c["body"] for c in fake.comments[12]] == [
+        QUOTING,
+        indented["body"],
+        others["body"],
+        text,
+    ]
+    assert quoting["body"] == QUOTING
+    assert ("POST", "/graphql") in [(s.method, s.path) for s in fake.seen]
+
+
+def test_when_the_tokens_identity_cannot_be_read_nothing_is_edited(job: Job) -> None:
+    fake = FakeGitHub(app=None)  # GET /user and GraphQL's viewer both refuse
+    earlier = fake.add(12, plan_md(PROD, "Plan: 1 to create", 1), login="some-app[bot]")
+    with serving(fake) as url:
+        job.github(url, PULL_12)
+        text = plan_md(PROD, "Plan: 2 to create", 2)
+        run = job.comment(text)
+        assert run.code == 0, run.err
+        assert "Posted the plan on octo/repo#12" in run.out
+        assert "no earlier comment was taken as this tool's" in run.out
+        nothing = job.comment(plan_md(PROD, "No changes. The platform matches", 0))
+        assert nothing.code == 0, nothing.err
+        assert "nothing posted" in nothing.out
+    assert [c["body"] for c in fake.comments[12]] == [earlier["body"], text]
+    assert [w.method for w in fake.writes()] == ["POST"]
+
+
+def test_a_plan_file_whose_marker_does_not_open_it_is_refused(
+    job: Job, github: tuple[FakeGitHub, str]
+) -> None:
+    fake, url = github
+    job.github(url, PULL_12)
+    run = job.comment(LEGACY_CHANGES)
+    assert run.code == 1
+    assert "does not open with a <!-- provisioner-plan" in run.err
+    assert fake.seen == []
 
 
 def test_an_issue_comment_event_on_a_pull_request(job: Job, github: tuple[FakeGitHub, str]) -> None:
@@ -303,6 +374,7 @@ def test_gitlab_notes_are_created_updated_and_left_alone(job: Job) -> None:
     fake.add(5, "added 1 commit", author_id=1, system=True)
     fake.add(5, plan_md(PROD, "Plan: 9 to create", 9), author_id=3)  # someone else's
     fake.add(5, "please rebase", author_id=3)
+    fake.add(5, QUOTING, author_id=77)  # the same bot user, quoting a plan
     with serving(fake) as url:
         job.gitlab(url)
         first = plan_md(PROD, "Plan: 1 to create", 1)
@@ -312,7 +384,7 @@ def test_gitlab_notes_are_created_updated_and_left_alone(job: Job) -> None:
         run = job.comment(second)
         assert run.code == 0 and "nothing written" in run.out
     ours = [n for n in fake.notes[5] if n["author"]["id"] == 77]
-    assert [n["body"] for n in ours] == [second]
+    assert [n["body"] for n in ours] == [QUOTING, second]
     assert [w.method for w in fake.writes()] == ["POST", "PUT"]
     assert any(s.query.get("page") == ["2"] for s in fake.seen)  # followed x-next-page
 
@@ -341,8 +413,11 @@ def test_gitlab_read_only_token(job: Job) -> None:
 
 
 def test_markers() -> None:
-    bare = find_marker("text\n<!-- provisioner-plan -->\n")
-    assert bare is not None and not bare.targeted and bare.changes is None
+    bare = find_marker("<!-- provisioner-plan -->\ntext\n")
+    assert bare is not None and bare.target == () and bare.changes is None
+    assert find_marker(" \n\t<!-- provisioner-plan -->") == bare
+    assert find_marker("text\n<!-- provisioner-plan -->\n") is None  # a quotation
+    assert find_marker("> " + plan_md(PROD, "x", 2)) is None
     prod = find_marker(plan_md(PROD, "x", 2))
     assert prod is not None and prod.changes == 2
     reordered = find_marker(

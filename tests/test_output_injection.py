@@ -195,6 +195,27 @@ def test_manifest_strings_in_every_format(
     assert_markdown_safe(markdown.out, benign.out, shown)
 
 
+# Workflow commands of a CI runner (GitHub Actions): obeyed at a line's start, or anywhere.
+RUNNER_CORPUS = {
+    "runner-mask": "::add-mask::aws-secret-canary-77ab",
+    "runner-stop": "  ::stop-commands::pwned",
+    "runner-legacy": "##[error]spoofed ##[group]x",
+    "runner-after-break": "fine\r::set-output name=x::y",
+}
+
+
+def test_platform_strings_cannot_command_the_runner(workspace: Workspace) -> None:
+    workspace.env["GITHUB_ACTIONS"] = "true"
+    platform_strings(workspace, CORPUS | RUNNER_CORPUS)
+    for output_format in ("text", "markdown", "json"):
+        result = workspace.plan("--format", output_format, "--prune")
+        assert result.code == 0, result.err
+        for stream in (result.out, result.err):
+            lines = stream.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            assert [line for line in lines if line.lstrip().startswith("::")] == []
+            assert [line for line in lines if "##[" in line] == []
+
+
 HOSTILE_MESSAGE = " ".join(CORPUS.values())
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from provisioner.connect import select_target
 from provisioner.errors import TargetError
-from provisioner.platform.target import DEFAULT_SCOPES
+from provisioner.platform.target import (
+    DEFAULT_SCOPES,
+    check_repository_url,
+    is_adobe_host,
+    repository_url_refusal,
+)
 
 CREDENTIALS = {"AEP_CLIENT_ID": "cid", "AEP_CLIENT_SECRET": "csecret", "AEP_ORG_ID": "ORG@AdobeOrg"}
 
@@ -174,3 +180,84 @@ def test_a_non_ascii_token_is_refused_unseen() -> None:
     with pytest.raises(TargetError, match="AEP_ACCESS_TOKEN holds characters") as caught:
         select_target(env)
     assert "tökén" not in str(caught.value)
+
+
+def test_the_first_line_names_the_setting_that_chose_the_url() -> None:
+    target = replace(select_target(CREDENTIALS), source="AEP_PLATFORM_URL")
+    assert target.describe() == (
+        "Target: https://platform.adobe.io (org ORG@AdobeOrg, sandbox prod), "
+        "URL from AEP_PLATFORM_URL"
+    )
+    # Where the URL came from is not part of what the target is.
+    assert target == select_target(CREDENTIALS)
+
+
+# URLs the repository (the project file) names (contract section 6, "Who decides what") ---
+
+
+@pytest.mark.parametrize(
+    ("url", "refusal"),
+    [
+        ("https://platform.adobe.io", None),
+        ("https://platform.adobe.io/", None),
+        ("https://platform.adobe.io/base/path", None),
+        ("https://platform-va7.adobe.io", None),
+        ("https://a.b.adobe.io", None),
+        ("https://PLATFORM.Adobe.IO", None),
+        ("https://platform.adobe.io:443", None),
+        ("http://127.0.0.1:8085", None),
+        ("http://127.0.0.2:8085", None),
+        ("https://127.0.0.1:8443", None),
+        ("http://localhost:1", None),
+        ("http://[::1]:9", None),
+        ("https://evil.example.com", "evil.example.com is not platform.adobe.io"),
+        ("https://platform.adobe.io.evil.com", "platform.adobe.io.evil.com is not"),
+        ("https://evil-adobe.io", "evil-adobe.io is not"),
+        ("https://evil.adobe.io.", "evil.adobe.io. is not"),
+        ("https://x.adobe.io:8443", "port 8443 of x.adobe.io; only the default port"),
+        ("https://adobe.io", "adobe.io is not"),
+        ("https://.adobe.io", ".adobe.io is not"),
+        ("https://a..adobe.io", "a..adobe.io is not"),
+        ("https://-a.adobe.io", "-a.adobe.io is not"),
+        ("https://a_b.adobe.io", "a_b.adobe.io is not"),
+        ("https://adobe.io.evil.com", "adobe.io.evil.com is not"),
+        ("https://evil.com%2eadobe.io", "is not platform.adobe.io"),
+        ("http://platform.adobe.io", "does not use https"),
+        ("http://10.0.0.2", "does not use https"),
+        ("ftp://platform.adobe.io", "does not use https"),
+        ("https://user@platform.adobe.io", "user or password"),
+        ("https://evil.com\\@x.adobe.io", "user or password"),
+        ("https://platform.adobe.io:x", "not a valid URL"),
+        ("https://évil.adobe.io", "non-ASCII"),
+        ("https://evil.com\t.x.adobe.io", "control"),
+    ],
+)
+def test_a_url_from_the_repository_must_be_adobe_or_loopback(url: str, refusal: str | None) -> None:
+    found = repository_url_refusal(url)
+    if refusal is None:
+        assert found is None
+        assert check_repository_url(url, "environments.prod.platformUrl") == url.rstrip("/")
+        return
+    assert found is not None and refusal in found
+    # Refused at use too, naming the setting; the user and password never shown.
+    with pytest.raises(TargetError, match=r"^environments\.prod\.platformUrl ") as caught:
+        check_repository_url(url, "environments.prod.platformUrl")
+    assert "user@" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "adobe"),
+    [
+        ("platform.adobe.io", True),
+        ("x.adobe.io", True),
+        ("X.ADOBE.IO", True),
+        ("adobe.io", False),
+        ("x.adobe.io.", False),
+        ("xadobe.io", False),
+        ("x.adobe.iox", False),
+        ("x.adobe.io.example", False),
+        ("", False),
+    ],
+)
+def test_adobe_hosts_end_in_adobe_io_at_a_label_boundary(host: str, adobe: bool) -> None:
+    assert is_adobe_host(host) is adobe

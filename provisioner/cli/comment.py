@@ -29,8 +29,9 @@ def comment(plan_file: Path, forge: str | None) -> None:
     """Post PLAN.md (from `plan --format markdown`) on the pull or merge request.
 
     Updates the comment posted before for the same target when the text differs, writes
-    nothing when it is the same, and posts nothing new for a plan without changes. Only
-    comments the token's own user wrote, carrying the plan marker, are ever edited.
+    nothing when it is the same, and posts nothing new for a plan without changes. Only a
+    comment that the token's own identity wrote and that opens with the plan's marker is
+    ever edited; when the forge does not say whose the token is, none is.
 
     GitHub Actions: GITHUB_TOKEN (with pull-requests: write), GITHUB_REPOSITORY,
     GITHUB_EVENT_PATH, GITHUB_API_URL. GitLab CI: GITLAB_TOKEN (a project access token

@@ -36,11 +36,15 @@ def target_options(command: F) -> F:
                 "--env",
                 "env_name",
                 metavar="NAME",
-                help="An environment of provisioner.yaml: its sandbox, platform URL and "
-                "${var:…} values (default: PROVISIONER_ENV).",
+                help="An environment of provisioner.yaml: its sandbox, ${var:…} values, and "
+                "platform URL unless --platform-url or AEP_PLATFORM_URL names one "
+                "(default: PROVISIONER_ENV).",
             ),
             click.option("--sandbox", help="Sandbox name (default: AEP_SANDBOX, else prod)."),
-            click.option("--platform-url", help="Platform base URL (default: AEP_PLATFORM_URL)."),
+            click.option(
+                "--platform-url",
+                help="Platform base URL (default: AEP_PLATFORM_URL, else the environment's).",
+            ),
             click.option(
                 "--emulator",
                 "use_emulator",

@@ -2,17 +2,20 @@
 the target, from the command line, the environment variables and `provisioner.yaml`.
 
 Never from a saved plan: `apply --plan` takes all of this as `plan` does, then compares.
-Precedence: a flag (--sandbox, --platform-url), then the selected environment, then the
-`AEP_*` variables. Paths on the command line, else the project's `manifests` (relative to
-the project file, so a command works from any directory of the repository). The embedded
-emulator's data is kept at the project's root.
+The sandbox: --sandbox, then the selected environment, then `AEP_SANDBOX`. The platform URL
+decides where the credentials go, so the operator (command line, job environment) decides
+it before the repository does: --platform-url, then `AEP_PLATFORM_URL`, then the selected
+environment of the project file, which may only name Adobe's platform or loopback. Paths
+on the command line, else the project's `manifests` (relative to the project file, so a
+command works from any directory of the repository). The embedded emulator's data is kept
+at the project's root.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -22,7 +25,7 @@ from provisioner.connect import select_target
 from provisioner.errors import ProvisionerError
 from provisioner.manifest.project import Environment, Project, find_project
 from provisioner.plan.warnings import Safety
-from provisioner.platform.target import Target
+from provisioner.platform.target import Target, check_repository_url, configured
 from provisioner.state.marker import DEFAULT_PROJECT
 
 ENV_VARIABLE = "PROVISIONER_ENV"
@@ -68,14 +71,17 @@ def run_context(
     chosen_paths = tuple(paths) or (tuple(project.manifest_paths()) if project else ())
     if need_paths and not chosen_paths:
         raise click.UsageError("give manifest PATHS, or list `manifests` in provisioner.yaml")
-    if environment is not None and not use_emulator:
-        platform_url = platform_url or environment.platformUrl
+    source = ""
+    if not use_emulator:
+        platform_url, source = _platform_url(platform_url, environ, project, name, environment)
     if sandbox is None and environment is not None:
         sandbox = environment.sandbox
     # With a project file, the embedded emulator lives at its root: one sandbox however deep
     # in the repository a command runs.
     workdir = project.root if project is not None else None
     target = select_target(environ, platform_url, sandbox, use_emulator, workdir=workdir)
+    if target.kind == "platform":
+        target = replace(target, source=source)
     scope = Scope(
         prune=prune,
         only=tuple(only),
@@ -85,6 +91,29 @@ def run_context(
         clients=tuple(environment.clients) if environment is not None else (),
     )
     return RunContext(project, name, chosen_paths, target, scope)
+
+
+def _platform_url(
+    flag: str | None,
+    environ: Mapping[str, str],
+    project: Project | None,
+    name: str | None,
+    environment: Environment | None,
+) -> tuple[str | None, str]:
+    """The platform URL to pass on as chosen (None: AEP_PLATFORM_URL or the default, which
+    `select_target` reads), and which setting named it (empty for the default)."""
+    if flag is not None and flag.strip():
+        return flag, "--platform-url"
+    if configured(environ, "AEP_PLATFORM_URL"):
+        return None, "AEP_PLATFORM_URL"
+    if project is None or environment is None or environment.platformUrl is None:
+        return None, ""
+    # Checked again at use, not only when the project file loads: this is the one value of
+    # the repository that decides where the operator's token is sent.
+    setting = f"environments.{name}.platformUrl of {project.file}"
+    return check_repository_url(environment.platformUrl, setting), (
+        f"the project file's environment '{name}'"
+    )
 
 
 def _environment(project: Project | None, name: str | None) -> Environment | None:

@@ -39,14 +39,20 @@ class Target:
     # Kept out of repr: these are secrets of the user's, never to be printed.
     client_secret: str = field(default="", repr=False)
     access_token: str = field(default="", repr=False)
+    # Which setting named the platform URL (`AEP_PLATFORM_URL`, `--platform-url`, the
+    # project file's environment); empty for the default URL or when not known. Where the
+    # URL came from, not where requests go: targets that differ only in it are the same.
+    source: str = field(default="", compare=False)
 
     @property
     def where(self) -> str:
         return describe_where(self.kind, self.url, self.org, self.sandbox)
 
     def describe(self) -> str:
-        """The line that opens every plan, apply and destroy."""
-        return f"Target: {self.where}"
+        """The line that opens every plan, apply and destroy: the target, and for a platform
+        which setting named its URL, so a log shows whose choice received the token."""
+        shown = f", URL from {self.source}" if self.source else ""
+        return f"Target: {self.where}{shown}"
 
     def as_json(self) -> dict[str, str]:
         return {"kind": self.kind, "url": self.url, "org": self.org, "sandbox": self.sandbox}
@@ -168,6 +174,68 @@ def check_url(url: str, name: str) -> str:
             f"{name} uses plain http:// to {host}; only loopback addresses may "
             "use http, use https:// for anything else"
         )
+    return url
+
+
+# Experience Platform's own hosts: `platform.adobe.io` and its regional siblings
+# (`platform-va7.adobe.io`), all under `adobe.io`.
+ADOBE_DOMAIN = ("adobe", "io")
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+REPOSITORY_URL_RULE = (
+    "a URL from the repository must be https to platform.adobe.io or another host under "
+    ".adobe.io (default port), or a loopback address; any other host only from "
+    "AEP_PLATFORM_URL or --platform-url"
+)
+
+
+def is_adobe_host(host: str) -> bool:
+    """`host` is under `adobe.io` at a label boundary: `platform.adobe.io`, `x.adobe.io`,
+    never `evil-adobe.io`, `adobe.io.evil.com`, nor a name with a trailing dot (which would
+    be another name to some resolvers and proxies, and to no Adobe certificate)."""
+    labels = host.lower().split(".")
+    return (
+        len(labels) > len(ADOBE_DOMAIN)
+        and tuple(labels[-len(ADOBE_DOMAIN) :]) == ADOBE_DOMAIN
+        and all(_DNS_LABEL.fullmatch(label) for label in labels)
+    )
+
+
+def repository_url_refusal(url: str) -> str | None:
+    """Why a platform URL named by the repository (the project file) may not receive the
+    operator's credentials, or None when it may.
+
+    A pull request can change the project file, and `plan` runs on pull requests with the
+    pipeline's credentials: the URL it names must be Adobe's platform or a loopback address
+    (the emulator). Anywhere else is the operator's choice alone.
+    """
+    if _CONTROL.search(url) or " " in url or not url.isascii():
+        return "it has spaces, control or non-ASCII characters in it"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return "it is not a valid URL"
+    host = parts.hostname or ""
+    if parts.username is not None or parts.password is not None:
+        return "it holds a user or password"
+    if is_loopback(host):
+        return None
+    if parts.scheme != "https":
+        return f"it does not use https (to {host or 'no host'})"
+    if port is not None and port != 443:
+        return f"it names port {port} of {host}; only the default port is accepted"
+    if not is_adobe_host(host):
+        return f"{host} is not platform.adobe.io nor a host under .adobe.io"
+    return None
+
+
+def check_repository_url(url: str, name: str) -> str:
+    """`url`, checked as any platform URL (`check_url`) and then as one the repository
+    names (`repository_url_refusal`); a TargetError naming `name` otherwise."""
+    url = check_url(url, name)
+    refusal = repository_url_refusal(url)
+    if refusal is not None:
+        raise TargetError(f"{name} ({_shown(url)}) is refused: {refusal}; {REPOSITORY_URL_RULE}")
     return url
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from provisioner.cli.main import for_runner_log
 from provisioner.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR, ProvisionerError
 from provisioner.review.context import (
     forge_from_env,
@@ -66,7 +67,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         inputs = Inputs.from_env(env)
         result = run_step(inputs, env)
     except ProvisionerError as error:
-        print(f"::error::{_escape(str(error))}", flush=True)
+        _say(f"::error::{_escape(str(error))}", command=True)
         return EXIT_USER_ERROR
     _append(env.get("GITHUB_OUTPUT"), "".join(f"{k}={v}\n" for k, v in result.outputs.items()))
     _append(env.get("GITHUB_STEP_SUMMARY"), result.summary)
@@ -74,7 +75,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
         try:
             _comment(result.to_post, env)
         except ProvisionerError as error:
-            print(f"::error::{_escape(str(error))}", flush=True)
+            _say(f"::error::{_escape(str(error))}", command=True)
             return EXIT_USER_ERROR
     return EXIT_OK if result.exitcode in (EXIT_OK, EXIT_CHANGES) else result.exitcode
 
@@ -124,12 +125,13 @@ def _comment(markdown: str, env: dict[str, str]) -> None:
     fork's read-only token cannot post (the job summary still shows the plan)."""
     event = github_event(env)
     if pull_request_number(event) is None:
-        print("Not a pull request: the plan is in the job summary, no comment posted.")
+        _say("Not a pull request: the plan is in the job summary, no comment posted.")
         return
     if is_fork_pull_request(event):
-        print(
+        _say(
             "::warning::This pull request comes from a fork, whose GITHUB_TOKEN is read-only: "
-            "the plan is in the job summary, no comment posted."
+            "the plan is in the job summary, no comment posted.",
+            command=True,
         )
         return
     forge = forge_from_env(env, "github")
@@ -137,14 +139,14 @@ def _comment(markdown: str, env: dict[str, str]) -> None:
         outcome = post_plan(forge, markdown)
     finally:
         forge.close()
-    print(outcome.describe(forge.where), flush=True)
+    _say(outcome.describe(forge.where))
 
 
 def _provisioner(args: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]:
     """Run the CLI with this interpreter; its stdout is returned (and echoed), its stderr
     goes to the log as it comes."""
     shown = " ".join(shlex.quote(a) for a in args)
-    print(f"$ provisioner {shown}", flush=True)
+    _say(f"$ provisioner {shown}")
     done = subprocess.run(
         [sys.executable, "-m", "provisioner", *args],
         env=dict(env),
@@ -152,9 +154,16 @@ def _provisioner(args: Sequence[str], env: Mapping[str, str]) -> tuple[int, str]
         text=True,
         check=False,
     )
+    # Already guarded by the CLI itself (GITHUB_ACTIONS is set), annotations and all.
     sys.stdout.write(done.stdout)
     sys.stdout.flush()
     return done.returncode, done.stdout
+
+
+def _say(line: str, command: bool = False) -> None:
+    """A line for the runner's log: a workflow command only when `command` says so (and
+    only its leading `::`), whatever an error message or a path put in it."""
+    print(for_runner_log(line, command), flush=True)
 
 
 def _append(path: str | None, text: str) -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from provisioner.platform.target import check_url
 from provisioner.review.forges import Forge, GitHub, GitLab, ReviewError
@@ -49,7 +50,18 @@ def _github(env: Mapping[str, str]) -> GitHub:
         "`permissions: pull-requests: write` on the job",
     )
     api_url = check_url(env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API, "GITHUB_API_URL")
-    return GitHub(api_url, repository, number, token)
+    return GitHub(api_url, repository, number, token, _graphql_url(env, api_url))
+
+
+def _graphql_url(env: Mapping[str, str], api_url: str) -> str | None:
+    """GITHUB_GRAPHQL_URL when it is on the REST API's own host (the token goes to no other);
+    else None, and the endpoint is found beside the REST API."""
+    given = env.get("GITHUB_GRAPHQL_URL", "").strip()
+    if not given:
+        return None
+    url = check_url(given, "GITHUB_GRAPHQL_URL")
+    same_host = urlsplit(url)[:2] == urlsplit(api_url)[:2]
+    return url if same_host else None
 
 
 def pull_request_number(event: Mapping[str, Any]) -> int | None:

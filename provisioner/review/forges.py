@@ -21,8 +21,9 @@ from provisioner.platform.redact import REDACTOR
 PER_PAGE = 100
 MAX_PAGES = 50  # 5,000 comments: past that, a pull request is no place for another one
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-# The login of the GITHUB_TOKEN's comments. That token may not call GET /user (403).
-GITHUB_ACTIONS_LOGIN = "github-actions[bot]"
+# Who the token is, for tokens that may not call GET /user: an app's installation token,
+# such as the GITHUB_TOKEN of Actions (whose comments are by `github-actions[bot]`).
+VIEWER_QUERY = "query { viewer { login } }"
 
 
 class ReviewError(ProvisionerError):
@@ -47,8 +48,9 @@ class Forge(Protocol):
 
     def comments(self) -> Iterator[ForgeComment]: ...
 
-    def own_authors(self) -> frozenset[str]:
-        """The authors whose comments this token may take as its own."""
+    def identity(self) -> str | None:
+        """The author the token's own comments carry, as `ForgeComment.author` names it;
+        None when the forge does not say (then no comment can be told the token's own)."""
         ...
 
     def create(self, body: str) -> ForgeComment: ...
@@ -90,11 +92,22 @@ class _Api:
         response = self.request(method, url, **kwargs)
         if response.is_success:
             return response
+        raise self.failure(response, what)
+
+    def failure(self, response: httpx.Response, what: str) -> ReviewError:
         status = response.status_code
         detail = _api_message(response)
         hint = self.hints.get(status, "")
         message = f"{what} failed: HTTP {status}{f' ({detail})' if detail else ''}"
-        raise ReviewError(REDACTOR(f"{message}; {hint}" if hint else message))
+        return ReviewError(REDACTOR(f"{message}; {hint}" if hint else message))
+
+    def whoami(self, what: str) -> httpx.Response | None:
+        """`GET /user`'s answer when it says who the token is, else None; a refused token
+        (401) is an error at once, as every later request would be refused too."""
+        response = self.request("GET", "/user")
+        if response.status_code == 401:
+            raise self.failure(response, what)
+        return response if response.is_success else None
 
     def json_list(self, response: httpx.Response, what: str) -> list[dict[str, Any]]:
         items = _json(response)
@@ -106,10 +119,18 @@ class _Api:
 class GitHub:
     """Issue comments of one pull request (`/repos/{owner}/{repo}/issues/{number}/comments`)."""
 
-    def __init__(self, api_url: str, repository: str, number: int, token: str) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        repository: str,
+        number: int,
+        token: str,
+        graphql_url: str | None = None,
+    ) -> None:
         REDACTOR.add(token)
         self.repository = repository
         self.number = number
+        self.graphql_url = graphql_url or graphql_url_of(api_url)
         self.api = _Api(
             api_url,
             {
@@ -147,10 +168,21 @@ class GitHub:
             url = response.links.get("next", {}).get("url")
             params = None  # the next link carries its own query
 
-    def own_authors(self) -> frozenset[str]:
-        response = self.api.request("GET", "/user")
-        login = _field(_json(response), "login") if response.is_success else None
-        return frozenset({login}) if login else frozenset({GITHUB_ACTIONS_LOGIN})
+    def identity(self) -> str | None:
+        """The token's login: `GET /user` answers for a person's token; an installation
+        token (an app's, the GITHUB_TOKEN of Actions) is refused there, and GraphQL's
+        `viewer` names its bot instead. Neither answering: None, never a guess."""
+        response = self.api.whoami("asking GitHub who the token is")
+        if response is not None:
+            return _field(_json(response), "login") or None
+        try:
+            answer = self.api.request("POST", self.graphql_url, json={"query": VIEWER_QUERY})
+        except ReviewError:  # an endpoint off the API's origin, or unreachable
+            return None
+        data = _json(answer) if answer.is_success else None
+        viewer = data.get("data") if isinstance(data, dict) else None
+        login = viewer.get("viewer") if isinstance(viewer, dict) else None
+        return _field(login, "login") or None
 
     def create(self, body: str) -> ForgeComment:
         url = f"/repos/{self.repository}/issues/{self.number}/comments"
@@ -207,12 +239,10 @@ class GitLab:
                     yield self._note(item)
             page = response.headers.get("x-next-page", "").strip() or None
 
-    def own_authors(self) -> frozenset[str]:
-        response = self.api.checked("GET", "/user", "asking GitLab who the token belongs to")
-        user_id = _field(_json(response), "id")
-        if user_id is None:
-            raise ReviewError("GitLab did not say who the token belongs to (GET /user)")
-        return frozenset({user_id})
+    def identity(self) -> str | None:
+        """The token's user id (`GET /user`: a project access token's bot user too)."""
+        response = self.api.whoami("asking GitLab who the token is")
+        return (_field(_json(response), "id") or None) if response is not None else None
 
     def create(self, body: str) -> ForgeComment:
         response = self.api.checked(
@@ -248,6 +278,15 @@ def _github_comment(item: Any) -> ForgeComment:
         author=_field(user, "login") or "",
         url=_field(item, "html_url") or "",
     )
+
+
+def graphql_url_of(api_url: str) -> str:
+    """GitHub's GraphQL endpoint beside its REST API: `https://api.github.com/graphql`, or
+    `https://HOST/api/graphql` for GitHub Enterprise Server's `https://HOST/api/v3`."""
+    base = api_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base.removesuffix("/v3") + "/graphql"
+    return base + "/graphql"
 
 
 def _field(item: Any, key: str) -> str | None:

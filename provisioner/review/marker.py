@@ -4,10 +4,11 @@ The Markdown plan carries one HTML comment that readers do not see:
 
     <!-- provisioner-plan {"org": "…", "sandbox": "…", "environment": "…", "changes": 3} -->
 
-The JSON names the target the plan was made for; every key except the change counts is
-part of that identity, so two targets (two sandboxes, two environments) keep two comments on
-one pull request. `changes` is the plan's total number of changes (a boolean is accepted
-too). The bare `<!-- provisioner-plan -->` of earlier versions is a marker without a target.
+It opens the comment: a marker anywhere else is a quotation, never the comment's own. The
+JSON names the target the plan was made for; every key except the change counts is part of
+that identity, so two targets (two sandboxes, two environments) keep two comments on one
+pull request. `changes` is the plan's total number of changes (a boolean is accepted too).
+The bare `<!-- provisioner-plan -->` is a marker without a target.
 """
 
 from __future__ import annotations
@@ -33,18 +34,17 @@ class PlanMarker:
     target: tuple[tuple[str, str], ...]
     changes: int | None = None
 
-    @property
-    def targeted(self) -> bool:
-        return bool(self.target)
-
     def same_target(self, other: PlanMarker) -> bool:
         return self.target == other.target
 
 
 def find_marker(text: str) -> PlanMarker | None:
-    """The first marker in `text`, or None. A marker whose JSON does not parse as an object
-    is no marker: a comment someone typed by hand must not be mistaken for ours."""
-    match = _MARKER.search(text)
+    """The marker that opens `text` (after any leading whitespace), or None.
+
+    Only the opening counts: a comment that quotes a plan, or a bot's comment that carries
+    one further down, is not a plan comment. A marker whose JSON does not parse as an
+    object is no marker: a comment someone typed by hand must not be mistaken for ours."""
+    match = _MARKER.match(text, len(text) - len(text.lstrip()))
     if match is None:
         return None
     if match.group("json") is None:
