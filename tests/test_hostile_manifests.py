@@ -28,6 +28,9 @@ from tests.test_manifest import KINESIS
 TIME_LIMIT_S = 10.0  # the contract's bound for a refused manifest
 RSS_LIMIT_MIB = 300.0  # the contract's bound
 ADDRESS_SPACE_LIMIT = 2 * 1024**3  # a guard, far above what a refusal needs
+# The environment of every run: /dev is allowed so that a reference to /dev/zero reaches the
+# bounded read (outside the project, it would be refused before any read).
+RUN_ENV = {"AWS_KEY_ID": "AKIAEXAMPLE", "PROVISIONER_ALLOW_FILE_DIRS": "/dev"}
 NO_MANIFEST = "holds no manifest: the file is empty, or has only comments, '---' or null"
 
 
@@ -48,7 +51,7 @@ def _limit_address_space() -> None:
 
 def run_cli(args: list[str], cwd: Path) -> Run:
     """`provisioner ARGS` in a child process, killed after TIME_LIMIT_S."""
-    env = {**os.environ, "AWS_KEY_ID": "AKIAEXAMPLE"}
+    env = {**os.environ, **RUN_ENV}
     with tempfile.TemporaryFile() as output:
         child = subprocess.Popen(
             [sys.executable, "-m", "provisioner", *args],
@@ -214,7 +217,7 @@ def _run_in_process(args: list[str], folder: Path) -> Run:
     previous = Path.cwd()
     os.chdir(folder)
     try:
-        result = CliRunner().invoke(cli, args, env={"AWS_KEY_ID": "AKIAEXAMPLE"})
+        result = CliRunner().invoke(cli, args, env=RUN_ENV)
     finally:
         os.chdir(previous)
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -257,7 +260,10 @@ def test_a_secret_file_that_is_not_a_small_text_file_is_refused(
     _check(hostile[f"secret-{case}"], secret_message(case, SECRET_CASES[case]))
 
 
-def test_a_manifest_of_exactly_5_mib_is_read(tmp_path: Path) -> None:
+def test_a_manifest_of_exactly_5_mib_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the project its `${file:}` reference stays in
     manifest = KINESIS.format(name="padded")
     padding = 5 * 1024 * 1024 - len(manifest)
     comment_lines = "#" * 99 + "\n"
@@ -268,7 +274,10 @@ def test_a_manifest_of_exactly_5_mib_is_read(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_a_fifo_or_empty_file_found_in_a_folder_is_an_error(tmp_path: Path) -> None:
+def test_a_fifo_or_empty_file_found_in_a_folder_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the project its `${file:}` reference stays in
     (tmp_path / "ok.yaml").write_text(KINESIS.format(name="ok"), encoding="utf-8")
     (tmp_path / "zero.yaml").write_text("", encoding="utf-8")
     os.mkfifo(tmp_path / "pipe.yml")
@@ -281,7 +290,8 @@ def test_a_fifo_or_empty_file_found_in_a_folder_is_an_error(tmp_path: Path) -> N
     ]
 
 
-def test_dot_directories_are_not_searched(tmp_path: Path) -> None:
+def test_dot_directories_are_not_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the project its `${file:}` reference stays in
     (tmp_path / "ok.yaml").write_text(KINESIS.format(name="ok"), encoding="utf-8")
     for hidden in (".git", ".venv/lib", "deploy/.cache"):
         (tmp_path / hidden).mkdir(parents=True)
@@ -309,3 +319,30 @@ def test_a_file_of_many_bad_documents_stops_at_200_problems(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert len(errors) == 202  # 3 per document, until 200 are reached, then one notice
     assert errors[-1].endswith("more problems not shown: stopped at document 68 of 1000")
+
+
+def test_a_secret_reaching_out_of_the_project_is_refused_before_it_is_opened(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link to a FIFO (or a device) outside the project is never opened: refused by where
+    it leads, whatever it is."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    os.mkfifo(elsewhere / "pipe")
+    os.symlink(elsewhere / "pipe", tmp_path / "link")
+    os.symlink("/dev/zero", tmp_path / "zero")
+    monkeypatch.chdir(tmp_path)
+    text = KINESIS.format(name="a").replace("${file:aws-secret}", "${file:link}")
+    text += "---\n" + KINESIS.format(name="b").replace("${file:aws-secret}", "${file:zero}")
+    (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
+
+    result = CliRunner().invoke(
+        cli, ["validate", "--resolve-secrets", "m.yaml"], env={"AWS_KEY_ID": "AKIAEXAMPLE"}
+    )
+
+    errors = [line for line in result.output.splitlines() if ": error: " in line]
+    assert result.exit_code == 1
+    assert [line.split(": error: ")[1].split(" is refused: ")[0] for line in errors] == [
+        "${file:link}",
+        "${file:zero}",
+    ]
+    assert all("(through a symbolic link), outside the project" in line for line in errors)

@@ -70,7 +70,8 @@ def test_examples_conform_to_the_published_schema() -> None:
         jsonschema.validate(document, schema)
 
 
-def test_bare_audience_ids_expand_to_objects(tmp_path: Path) -> None:
+def test_bare_audience_ids_expand_to_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # its ${file:} secret must be inside the project
     text = KINESIS.format(name="orders") + (
         "audiences:\n  - 72ddd79b-6b0a-4e97-a8d2-112ccd81bd02\n"
         "  - id: 7841ba61-23c1-4bb3-a495-00d695fe1e93\n    name: Buyers\n"
@@ -96,7 +97,8 @@ def test_missing_path_is_an_error(tmp_path: Path) -> None:
     assert f"{tmp_path / 'nope'}: error: no such file or directory" in result.output
 
 
-def test_soft_limits_warn_but_pass(tmp_path: Path) -> None:
+def test_soft_limits_warn_but_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # its ${file:} secret must be inside the project
     ids = "".join(f"  - {uuid.uuid4()}\n" for _ in range(251))
     paths = "".join(f"  - field{i}\n" for i in range(51))
     text = KINESIS.format(name="big") + "audiences:\n" + ids + "attributes:\n" + paths
@@ -129,7 +131,8 @@ def test_json_output(tmp_path: Path) -> None:
     ]
 
 
-def test_accounts_shared_with_the_same_settings_are_fine(tmp_path: Path) -> None:
+def test_accounts_shared_with_the_same_settings_are_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # its ${file:} secret must be inside the project
     text = KINESIS.replace("  region:", "  account: shared\n  region:")
     path = write(tmp_path, "m.yaml", text.format(name="a") + "---\n" + text.format(name="b"))
     result = load_and_check([path])

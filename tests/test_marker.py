@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from provisioner.apply.requests import account_marker, applied_marker, target_marker
 from provisioner.fields.common import NAME_PATTERN
+from provisioner.fields.secrets import SecretRef
+from provisioner.plan.accounts import recorded_references
 from provisioner.state.desired import DesiredAccount
 from provisioner.state.live import LiveState
 from provisioner.state.managed import managed_state, nfc
@@ -114,3 +116,30 @@ def test_account_markers_read_back(key: str, project: str) -> None:
 def test_words_that_only_look_like_the_marker_are_not_it() -> None:
     for description in ("managed by provisioners", "Managed by provisioner v2", "", None, 3):
         assert read_marker({"description": description}) is None
+
+
+# A file path may hold what the marker's syntax uses; a variable name cannot.
+FILE_PATHS = st.one_of(NAMES, TRICKY_NAMES).filter(lambda p: "}" not in p and p.strip() != "")
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(FILE_PATHS)
+def test_account_markers_record_each_credentials_reference(path: str) -> None:
+    credentials = {
+        "accessKeyId": SecretRef.parse("${env:KINESIS_ACCESS_KEY_ID}"),
+        "secretKey": SecretRef.parse(f"${{file:{path}}}"),
+    }
+    account = DesiredAccount("k", KINESIS, {"region": "us-east-1"}, credentials, ".", "f" * 32)
+    fields = read_marker({"description": account_marker(account)})
+    assert fields is not None
+    assert recorded_references(fields) == {
+        "accessKeyId": "${env:KINESIS_ACCESS_KEY_ID}",
+        "secretKey": SecretRef.parse(f"${{file:{path}}}").reference,
+    }
+
+
+def test_a_marker_without_references_records_none() -> None:
+    previous = "managed by provisioner v2; account=k; fingerprint=ab; flow.1=orders"
+    fields = read_marker({"description": previous})
+    assert fields is not None
+    assert recorded_references(fields) == {}

@@ -30,7 +30,10 @@ def test_secret_value_is_never_in_str_repr_json_log_or_pickle(
     assert pickle.loads(pickle.dumps(ref)).resolved is False
 
 
-def test_model_json_carries_the_reference_only(tmp_path: Path) -> None:
+def test_model_json_carries_the_reference_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the project: `${file:}` references resolve inside it
     (tmp_path / "aws-secret").write_text(CANARY + "\n", encoding="utf-8")
     result = load_and_check([write(tmp_path, "m.yaml", KINESIS.format(name="orders"))])
     assert resolve_secrets(result.manifests, {"AWS_KEY_ID": "AKIA"}) == []
@@ -44,7 +47,10 @@ def test_model_json_carries_the_reference_only(tmp_path: Path) -> None:
     assert manifest.destination.credentials.secretKey.reveal() == CANARY
 
 
-def test_unresolvable_references_name_the_variable_file_and_line(tmp_path: Path) -> None:
+def test_unresolvable_references_name_the_variable_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     path = write(tmp_path, "m.yaml", KINESIS.format(name="orders"))
     result = load_and_check([path])
     problems = [p.format() for p in resolve_secrets(result.manifests, {})]
@@ -57,7 +63,10 @@ def test_unresolvable_references_name_the_variable_file_and_line(tmp_path: Path)
     ]
 
 
-def test_validate_checks_form_only_unless_asked(tmp_path: Path) -> None:
+def test_validate_checks_form_only_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     path = str(write(tmp_path, "m.yaml", KINESIS.format(name="orders")))
     assert CliRunner().invoke(cli, ["validate", path]).exit_code == 0
     result = CliRunner().invoke(cli, ["validate", "--resolve-secrets", path], env={})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner import destinations
+from provisioner.plan.accounts import reference_fields
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID, PROFILE_SPEC_ID, SPEC_VERSION
 from provisioner.state.desired import DesiredAccount, DesiredFlow, auth_params
 from provisioner.state.marker import (
@@ -49,12 +50,15 @@ def profile_source_body(base_id: str) -> Body:
 def account_marker(
     account: DesiredAccount, project: str = DEFAULT_PROJECT, env: str | None = None
 ) -> str:
-    """The account's marker: its scope, key and fingerprint, then its ledger (the names the
-    tool gave the dataflows it imported or renamed on this account)."""
+    """The account's marker: its scope, key and fingerprint, the reference each credential
+    was written from (no secret: where it comes from, so that a plan can show a change of
+    it), then its ledger (the names the tool gave the dataflows it imported or renamed on
+    this account)."""
     return marker(
         **scope_fields(project, env),
         account=account.key,
         fingerprint=account.fingerprint or "",
+        **reference_fields(account.references),
         **ledger_fields(account.ledger),
     )
 

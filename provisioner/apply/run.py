@@ -32,6 +32,7 @@ from provisioner.apply.requests import (
 )
 from provisioner.apply.settle import Undocumented, settle
 from provisioner.errors import ProvisionerError
+from provisioner.plan.accounts import recorded_references
 from provisioner.plan.content import content_digest
 from provisioner.plan.model import AccountChange, AnyChange, Plan, SourceChange, unit_of
 from provisioner.plan.specs import account_from_spec
@@ -245,7 +246,7 @@ class Applier:
         found = kept
         if kept is None and created.adopted:
             found = next((r for r in find() if r["id"] == created.id), None)
-        if found and (read_marker(found) or {}).get("fingerprint") != account.fingerprint:
+        if found and not _records_these_credentials(found, account):
             # adopted from an earlier run or another apply, made with older secrets
             self._patch_account(
                 found["id"], found["etag"], content_digest(found), account, {"credentials"}
@@ -342,3 +343,12 @@ class Applier:
 
 def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
+
+
+def _records_these_credentials(resource: Resource, account: DesiredAccount) -> bool:
+    """Whether an account found on the platform records the credentials this apply writes:
+    their fingerprint, and the references they come from."""
+    fields = read_marker(resource) or {}
+    return fields.get("fingerprint") == account.fingerprint and (
+        recorded_references(fields) == account.references
+    )

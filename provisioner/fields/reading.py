@@ -34,14 +34,21 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
-def read_regular_file(path: Path, limit: int, limit_text: str) -> bytes:
-    """The bytes of the regular file at `path` (symlinks followed), at most `limit` of them.
+def read_regular_file(
+    path: Path, limit: int, limit_text: str, follow_symlinks: bool = True
+) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them.
 
     Raises `UnreadableFile` for a missing file, a symlink loop, anything that is not a
     regular file, and a file over `limit` bytes (`limit_text` names the limit in words).
+    With `follow_symlinks` false, a symlink as the last component is refused too: a path
+    checked once resolved cannot be swapped for a link to elsewhere before it is opened.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        descriptor = os.open(path, flags)
     except OSError as error:
         raise UnreadableFile(_os_reason(error)) from None
     try:

@@ -4,6 +4,11 @@ A manifest never holds a secret, only a reference to one. `SecretRef` is the ref
 its value exists only after `resolve`, and only `reveal()` gives it out. Every other form
 (str, repr, JSON, logging, pickling) shows the reference, never the value, so a secret
 cannot reach a terminal, a log or a plan file by accident.
+
+Which secrets a reference may reach is the operator's to decide, never the repository's
+(anyone's pull request can edit a manifest): `SecretBoundaries` refuses the variables of CI
+systems and of the tool itself, and files outside the project or behind a dot-name, unless
+the job's environment allows them (PROVISIONER_ALLOW_ENV, PROVISIONER_ALLOW_FILE_DIRS).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +26,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from provisioner.errors import ProvisionerError
 from provisioner.fields.reading import UnreadableFile, read_regular_file, utf8_text
 
 REFERENCE_PATTERN = r"^\$\{(env|file):([^}]+)\}$"
@@ -29,6 +37,31 @@ MAX_SECRET_FILE_BYTES = 64 * 1024
 
 SecretKind = Literal["env", "file"]
 
+ALLOW_ENV_VARIABLE = "PROVISIONER_ALLOW_ENV"
+ALLOW_FILE_DIRS_VARIABLE = "PROVISIONER_ALLOW_FILE_DIRS"
+# Where CI systems keep their tokens and the tool its own settings: a manifest that could
+# read them would send them to a destination of its author's choosing.
+RESERVED_ENV_PREFIXES = (
+    "GITHUB_",
+    "ACTIONS_",
+    "RUNNER_",
+    "CI_",
+    "GITLAB_",
+    "AEP_",
+    "PROVISIONER_",
+)
+RESERVED_ENV_NAMES = frozenset(
+    {
+        "CI",
+        "GITHUB_TOKEN",
+        "GITLAB_TOKEN",
+        "CI_JOB_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "SYSTEM_ACCESSTOKEN",
+    }
+)
+_ALLOW_ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\*?$")
+
 
 class SecretResolutionError(Exception):
     """A reference could not be turned into a value.
@@ -36,6 +69,132 @@ class SecretResolutionError(Exception):
     A variable that is not set; a file that is missing, not a regular file (a FIFO, a device,
     a directory), over 64 KiB, or not UTF-8.
     """
+
+
+class SecretRefused(SecretResolutionError):
+    """The operator does not let manifests read this: a reserved or unlisted variable, a
+    file outside the project, or one reached through a name that starts with `.`."""
+
+
+class InvalidAllowList(ProvisionerError):
+    """PROVISIONER_ALLOW_ENV or PROVISIONER_ALLOW_FILE_DIRS is malformed."""
+
+
+def is_reference(value: object) -> bool:
+    """Whether `value` is a well-formed secret reference: what a plan may show of a
+    credential (where it comes from), as opposed to a value, which it never shows."""
+    if not isinstance(value, str) or not value.startswith("${"):
+        return False
+    try:
+        SecretRef.parse(value)
+    except ValueError:
+        return False
+    return True
+
+
+def allowed_env_names(environ: Mapping[str, str]) -> tuple[str, ...] | None:
+    """PROVISIONER_ALLOW_ENV as its entries (`NAME` or `PREFIX*`), or None when it is not
+    set (empty counts as not set, as for every variable of the tool)."""
+    text = environ.get(ALLOW_ENV_VARIABLE, "")
+    if not text.strip():
+        return None
+    entries = tuple(entry.strip() for entry in text.split(",") if entry.strip())
+    for entry in entries:
+        if not _ALLOW_ENTRY.match(entry):
+            raise InvalidAllowList(
+                f"{ALLOW_ENV_VARIABLE}: '{entry}' is neither a variable name nor a PREFIX_* "
+                "pattern ('*' alone would let manifests read every variable, and is refused)"
+            )
+    return entries
+
+
+def allowed_file_dirs(environ: Mapping[str, str]) -> tuple[Path, ...]:
+    """PROVISIONER_ALLOW_FILE_DIRS as directories, symlinks resolved."""
+    entries = [e.strip() for e in environ.get(ALLOW_FILE_DIRS_VARIABLE, "").split(",")]
+    found = []
+    for entry in filter(None, entries):
+        if not os.path.isabs(entry):
+            raise InvalidAllowList(
+                f"{ALLOW_FILE_DIRS_VARIABLE}: '{entry}' is not an absolute path (it is "
+                "comma-separated absolute directories)"
+            )
+        found.append(Path(os.path.realpath(entry)))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class SecretBoundaries:
+    """What the operator lets manifests read.
+
+    `root` is the project (the project file's directory, else the working directory):
+    `${file:}` references land inside it, symlinks resolved, and never through a name that
+    starts with `.` (`.git`, `.env`, `.ssh`), unless they land in one of `allowed_dirs`.
+    `allowed_env` is the complete list of variables manifests may read (`NAME` or
+    `PREFIX*`, case-sensitive); without it, every variable but the reserved ones.
+    """
+
+    root: Path
+    allowed_env: tuple[str, ...] | None = None
+    allowed_dirs: tuple[Path, ...] = ()
+
+    @classmethod
+    def from_environ(cls, root: Path, environ: Mapping[str, str]) -> SecretBoundaries:
+        return cls(
+            Path(os.path.realpath(root)), allowed_env_names(environ), allowed_file_dirs(environ)
+        )
+
+    def check(self, ref: SecretRef, base_dir: Path) -> None:
+        """Raises SecretRefused when the reference reaches what the operator does not
+        allow; reads nothing (so `validate`, which has no secrets, checks it too)."""
+        if ref.kind == "env":
+            self.check_env(ref.target)
+        else:
+            self.file_path(ref.target, base_dir)
+
+    def check_env(self, name: str) -> None:
+        if self.allowed_env is not None:
+            if not any(_allows(entry, name) for entry in self.allowed_env):
+                raise SecretRefused(
+                    f"variable {name} is not in {ALLOW_ENV_VARIABLE}, the variables the "
+                    "operator lets manifests read"
+                )
+        elif name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES):
+            raise SecretRefused(
+                f"variable {name} is reserved for the CI system and the tool itself (names "
+                f"starting with {', '.join(RESERVED_ENV_PREFIXES)} and a few tokens); a "
+                f"manifest may read it only if the operator lists it in {ALLOW_ENV_VARIABLE}"
+            )
+
+    def file_path(self, target: str, base_dir: Path) -> Path:
+        """The file a `${file:target}` reference of a manifest in `base_dir` reads, every
+        symlink resolved; SecretRefused when the operator does not allow it."""
+        given = Path(target).expanduser()
+        joined = given if given.is_absolute() else base_dir / given
+        real = Path(os.path.realpath(joined))
+        if any(real.is_relative_to(allowed) for allowed in self.allowed_dirs):
+            return real
+        unless = f"unless the operator lists its directory in {ALLOW_FILE_DIRS_VARIABLE}"
+        if not real.is_relative_to(self.root):
+            linked = " (through a symbolic link)" if real != Path(os.path.abspath(joined)) else ""
+            raise SecretRefused(
+                f"{joined} resolves to {real}{linked}, outside the project ({self.root}); "
+                f"manifests read files inside the project only, {unless}"
+            )
+        # The reference as written too: `.secrets/../key` goes through `.secrets` even
+        # though it lands elsewhere.
+        written = () if given.is_absolute() else given.parts
+        names = (*written, *real.relative_to(self.root).parts)
+        dotted = next((n for n in names if n.startswith(".") and n not in (".", "..")), None)
+        if dotted is not None:
+            raise SecretRefused(
+                f"the path goes through '{dotted}'; manifests never read a file through a "
+                f"name that starts with '.' (such as .git), {unless}"
+            )
+        return real
+
+
+def _allows(entry: str, name: str) -> bool:
+    return name.startswith(entry[:-1]) if entry.endswith("*") else name == entry
 
 
 class SecretRef:
@@ -70,21 +229,36 @@ class SecretRef:
     def resolved(self) -> bool:
         return self._value is not None
 
-    def resolve(self, base_dir: Path, environ: dict[str, str] | None = None) -> None:
-        """Load the value: an environment variable, or a file relative to `base_dir`."""
-        self._value = self._load(base_dir, os.environ if environ is None else environ)
-
-    def _load(self, base_dir: Path, environ: Any) -> str:
+    def resolve(
+        self,
+        base_dir: Path,
+        environ: Mapping[str, str] | None = None,
+        boundaries: SecretBoundaries | None = None,
+    ) -> None:
+        """Load the value: an environment variable, or a file relative to `base_dir`, if
+        `boundaries` allow it (by default, those of `environ` with `base_dir` as the
+        project). Raises SecretRefused, or SecretResolutionError."""
+        environ = os.environ if environ is None else environ
+        if boundaries is None:
+            boundaries = SecretBoundaries.from_environ(base_dir, environ)
         if self.kind == "env":
+            boundaries.check_env(self.target)
             if self.target not in environ:
                 raise SecretResolutionError(f"environment variable {self.target} is not set")
-            return str(environ[self.target])
-        path = Path(self.target).expanduser()
-        path = path if path.is_absolute() else base_dir / path
+            self._value = str(environ[self.target])
+            return
+        self._value = self._read(base_dir, boundaries)
+
+    def _read(self, base_dir: Path, boundaries: SecretBoundaries) -> str:
+        real = boundaries.file_path(self.target, base_dir)
+        given = Path(self.target).expanduser()
+        shown = given if given.is_absolute() else base_dir / given
         try:
-            text = utf8_text(read_regular_file(path, MAX_SECRET_FILE_BYTES, "64 KiB"))
+            # The path as checked, every link resolved: not followed again when opened.
+            data = read_regular_file(real, MAX_SECRET_FILE_BYTES, "64 KiB", follow_symlinks=False)
+            text = utf8_text(data)
         except UnreadableFile as error:
-            raise SecretResolutionError(f"secret file {path} {error}") from None
+            raise SecretResolutionError(f"secret file {shown} {error}") from None
         return text[:-1] if text.endswith("\n") else text
 
     def reveal(self) -> str:

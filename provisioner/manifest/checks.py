@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from provisioner import destinations
-from provisioner.fields.secrets import SecretRef, SecretResolutionError
 from provisioner.fields.templates import has_variables
 from provisioner.manifest.load import LoadedManifest, LoadResult, load_paths
 from provisioner.manifest.messages import soft_limit_message
 from provisioner.manifest.model import SOFT_LIMIT_ATTRIBUTES, SOFT_LIMIT_AUDIENCES
 from provisioner.manifest.problems import Problem
+from provisioner.manifest.secrets import reference_problems
+from provisioner.manifest.secrets import resolve_secrets as resolve_secrets
 
 T = TypeVar("T")
 
@@ -33,6 +34,8 @@ def check_manifests(manifests: Sequence[LoadedManifest]) -> list[Problem]:
     problems.extend(_duplicate_names(manifests))
     problems.extend(_earlier_names_across(manifests))
     problems.extend(account_conflicts(manifests))
+    # By form alone, as validate can: what the job's environment lets manifests read.
+    problems.extend(reference_problems(manifests))
     return problems
 
 
@@ -178,19 +181,3 @@ def _differences(mine: dict[str, str], theirs: dict[str, str]) -> list[str]:
 
 def _templated(*values: str | None) -> bool:
     return any(value is not None and has_variables(value) for value in values)
-
-
-def resolve_secrets(
-    manifests: Sequence[LoadedManifest], environ: dict[str, str] | None = None
-) -> list[Problem]:
-    """Resolve every secret reference; one problem per reference that cannot be."""
-    problems = []
-    for loaded in manifests:
-        for key, ref in loaded.manifest.destination.credentials:
-            assert isinstance(ref, SecretRef)
-            try:
-                ref.resolve(loaded.file.parent, environ)
-            except SecretResolutionError as error:
-                message = f"cannot resolve {ref}: {error}"
-                problems.append(loaded.problem("error", message, "destination", "credentials", key))
-    return problems

@@ -6,6 +6,8 @@ records, secrets as references resolved again at apply.
 
 from __future__ import annotations
 
+import os
+
 from provisioner.fields.secrets import SecretRef
 from provisioner.plan.model import AccountSpec, AudienceSpec, FlowSpec
 from provisioner.state.desired import DesiredAccount, DesiredAudience, DesiredFlow
@@ -59,7 +61,19 @@ def account_spec(account: DesiredAccount) -> AccountSpec:
         type=account.type,
         place=account.place,
         credentials=account.references,
-        base_dir=account.base_dir,
+        base_dir=relative_dir(account.base_dir),
         fingerprint=account.fingerprint,
         ledger=dict(account.ledger),
     )
+
+
+def relative_dir(path: str) -> str:
+    """`path` relative to the working directory, where apply (the same run) resolves it
+    back: no plan carries the checkout's absolute path. (`plan --out` then writes it
+    relative to the project.)"""
+    if not os.path.isabs(path):
+        return path
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive than the working directory's (Windows)
+        return path

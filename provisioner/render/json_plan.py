@@ -1,13 +1,15 @@
 """The plan as JSON for machines (contract section 4): the plan itself, with each dataflow
 change's `audiences` and `attributes` read from what apply sends (its patch, or its spec for
 a create), so a summary cannot disagree with the operations it sums up; and no value of a
-sensitive field, only the placeholder the plan writes for it."""
+sensitive field, only the placeholder the plan writes for it, or the secret reference it
+comes from (`${env:NAME}`, which says where the secret is, never what)."""
 
 from __future__ import annotations
 
 import json
 
 from provisioner.plan.model import AnyChange, FieldChange, FlowChange, Plan
+from provisioner.render.lines import shows_reference
 from provisioner.render.steps import selector_changes, shown_sensitive
 
 
@@ -32,7 +34,7 @@ def _shown(change: AnyChange) -> AnyChange:
 
 
 def _field(field: FieldChange) -> FieldChange:
-    if not field.sensitive:
+    if not field.sensitive or shows_reference(field):  # a reference is no secret
         return field
     before = None if field.before is None else shown_sensitive(field.before)
     after = None if field.after is None else shown_sensitive(field.after)

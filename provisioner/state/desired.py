@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioner import destinations
+from provisioner.errors import ProvisionerError
 from provisioner.fields.secrets import SecretRef
 from provisioner.manifest import LoadedManifest
+from provisioner.manifest.secrets import secret_boundaries
+from provisioner.platform.target import ci_is_set
 
 FINGERPRINT_KEY_VARIABLE = "PROVISIONER_FINGERPRINT_KEY"
 
@@ -40,6 +43,9 @@ class DesiredAccount:
     # Fingerprints of the same credentials that a marker may hold too: the account's, under
     # the key it had before it followed its dataflow's rename (the key salts the digest).
     earlier_fingerprints: list[str] = field(default_factory=list)
+    # With PROVISIONER_FINGERPRINT_KEY: the same credentials' digests made without it (by
+    # the previous release, or a run without the key), recognised and then rewritten keyed.
+    unkeyed_fingerprints: list[str] = field(default_factory=list)
 
     @property
     def spec_id(self) -> str:
@@ -77,12 +83,15 @@ class DesiredState:
     key_material: str | None = None  # PROVISIONER_FINGERPRINT_KEY, when set
 
     def fingerprint_as(self, account: DesiredAccount, key: str) -> str | None:
-        """The account's fingerprint as it would be under another key (None before its
-        secrets are resolved)."""
+        """The account's fingerprint as a marker made under another account key holds it
+        (None before its secrets are resolved): salted with that key. Under
+        PROVISIONER_FINGERPRINT_KEY the account key is no part of the digest, so the
+        account's own fingerprint already matches a marker made with the key; the salted
+        one is what a run without the key made."""
         if not all(ref.resolved for ref in account.credentials.values()):
             return None
         renamed = DesiredAccount(key, account.type, account.place, account.credentials, "")
-        return fingerprint(renamed, self.org, self.sandbox, self.key_material)
+        return fingerprint(renamed, self.org, self.sandbox, None)
 
 
 def desired_state(
@@ -91,20 +100,46 @@ def desired_state(
     sandbox: str,
     environ: Mapping[str, str] | None = None,
 ) -> DesiredState:
-    """The desired state; fingerprints are filled in for accounts whose secrets resolved."""
-    key_material = (environ if environ is not None else os.environ).get(FINGERPRINT_KEY_VARIABLE)
+    """The desired state; fingerprints are filled in for accounts whose secrets resolved.
+    Under CI, FingerprintKeyMissing when there are some and PROVISIONER_FINGERPRINT_KEY is
+    not set."""
+    environ = os.environ if environ is None else environ
+    key_material = environ.get(FINGERPRINT_KEY_VARIABLE) or None
     state = DesiredState(org=org, sandbox=sandbox, key_material=key_material)
     for loaded in manifests:
         account = _account(loaded)
         state.accounts.setdefault(account.key, account)
         state.flows[loaded.manifest.name] = _flow(loaded, account.key)
-    for account in state.accounts.values():
-        if all(ref.resolved for ref in account.credentials.values()):
-            account.fingerprint = fingerprint(account, org, sandbox, key_material)
-            account.legacy_fingerprint = fingerprint(
-                account, org, sandbox, key_material, with_place=True
-            )
+    resolved = [a for a in state.accounts.values() if _resolved(a)]
+    if key_material is None and ci_is_set(environ) and any(a.credentials for a in resolved):
+        raise FingerprintKeyMissing()
+    for account in resolved:
+        account.fingerprint = fingerprint(account, org, sandbox, key_material)
+        account.legacy_fingerprint = fingerprint(
+            account, org, sandbox, key_material, with_place=True
+        )
+        if key_material is not None:
+            account.unkeyed_fingerprints = [
+                fingerprint(account, org, sandbox, None),
+                fingerprint(account, org, sandbox, None, with_place=True),
+            ]
     return state
+
+
+class FingerprintKeyMissing(ProvisionerError):
+    """Under CI, credentials to fingerprint and no PROVISIONER_FINGERPRINT_KEY to key them."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"{FINGERPRINT_KEY_VARIABLE} is not set: under CI the credentials' fingerprints "
+            "(in plan files and in the accounts' markers on the platform) must be keyed with "
+            "it, or anyone who can read them can check guesses of the secrets offline; set it "
+            "to the same secret string in every job that plans or applies"
+        )
+
+
+def _resolved(account: DesiredAccount) -> bool:
+    return all(ref.resolved for ref in account.credentials.values())
 
 
 def _account(loaded: LoadedManifest) -> DesiredAccount:
@@ -151,9 +186,9 @@ def fingerprint(
     nothing that could give the secret back is stored anywhere. (Round 1 also digested the
     place, so that moving region read as new credentials; `with_place` recognises those.)
 
-    The key is PROVISIONER_FINGERPRINT_KEY when set (recommended: the platform then holds
-    nothing an offline guess could be checked against), else a salt of org, sandbox and
-    account, which still makes every stored digest unique.
+    The key is PROVISIONER_FINGERPRINT_KEY when set (required under CI: the platform and
+    plan files then hold nothing an offline guess could be checked against), else a salt of
+    org, sandbox and account, which makes every stored digest unique but is no secret.
     """
     secret_key = (key or f"provisioner:{org}:{sandbox}:{account.key}").encode()
     material = {k: ref.reveal() for k, ref in sorted(account.credentials.items())}
@@ -172,5 +207,9 @@ def auth_params(account: DesiredAccount) -> dict[str, str]:
 
 
 def resolve_account_secrets(account: DesiredAccount, environ: Mapping[str, str] | None) -> None:
+    """Resolve the account's secrets within what the operator allows (apply resolves them
+    again from the plan's records, so it checks them again)."""
+    environ = os.environ if environ is None else environ
+    boundaries = secret_boundaries(environ)
     for ref in account.credentials.values():
-        ref.resolve(Path(account.base_dir), dict(environ) if environ is not None else None)
+        ref.resolve(Path(account.base_dir), environ, boundaries)
