@@ -3,11 +3,15 @@ the Segmentation Service's Audiences API.
 
 Served over HTTP by `server.py`, or used in-process through `httpx.WSGITransport`. Admin
 endpoints under `/emulator/` (faults, outside edits, request counts, sandboxes, audience
-seeding) are for tests and benchmarks; they are not part of the platform, and all but
-`health` need the emulator's own credentials (see `admin.py`).
+seeding, the clock, exported records, run faults) are for tests and benchmarks; they are not
+part of the platform, and all but `health` need the emulator's own credentials (see
+`admin.py`).
 
 Every Flow Service and Audiences request names a sandbox that must exist (`sandboxes.py`);
 in any other, it is answered 500 in the Flow Service's error shape, as the platform does.
+
+The emulator keeps a clock of its own (real time plus what `advance` added, `runs.py`): its
+timestamps and every answer's `Date` header follow it; IMS tokens keep real time.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import parse_qs
@@ -34,6 +39,7 @@ from provisioner.emulator.faults import FaultRule, Faults, LostResponse
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.emulator.inflight import InFlight
 from provisioner.emulator.query import (
+    DEFAULT_LIMIT,
     Query,
     count_matches,
     decode_token,
@@ -41,6 +47,7 @@ from provisioner.emulator.query import (
     run_query,
 )
 from provisioner.emulator.resources import KINDS, Caller, Resources, masked
+from provisioner.emulator.runs import LIST_LIMIT, Runs
 from provisioner.emulator.sandboxes import Sandboxes, check_name, unknown
 from provisioner.emulator.specs import CONNECTION_SPECS, FLOW_SPECS
 from provisioner.emulator.store import Store
@@ -165,6 +172,7 @@ class EmulatorApp:
         self.resources = Resources(self.store, self.config.record_clients, self.config.recorded_as)
         self.audiences = Audiences(self.store)
         self.sandboxes = Sandboxes(self.store)
+        self.runs = Runs(self.store, self.audiences, self.config.record_clients)
         self.requests: Counter[str] = Counter()
         self.in_flight = InFlight()
         self._count_lock = threading.Lock()
@@ -182,12 +190,18 @@ class EmulatorApp:
         then knows only its seeded audiences; see `Audiences.seed`."""
         return self.audiences.seed(sandbox, audiences, replace)
 
+    def advance(self, hours: int = 1) -> list[dict[str, Any]]:
+        """Move the emulator's clock `hours` hours on, running every enabled dataflow with
+        an audience once an hour; returns the runs made, oldest first (see `runs.py`)."""
+        return self.runs.advance(hours)
+
     # WSGI ----------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request.from_environ(environ)
         status, headers, body = self.respond(request)
         headers.setdefault("x-request-id", str(uuid.uuid4()))
+        headers.setdefault("Date", formatdate(self.store.now_ms() / 1000, usegmt=True))
         headers["Content-Length"] = str(len(body))
         start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
         return [body]
@@ -341,6 +355,8 @@ class EmulatorApp:
             )
         if kind in ("connectionSpecs", "flowSpecs"):
             return self._specs(request, kind, rest)
+        if kind == "runs" and len(rest) <= 1:
+            return self._runs(request, caller, rest)
         if kind not in KINDS or len(rest) > 2 or (len(rest) == 2 and rest[1] != "action"):
             raise ApiError(404, "1101", f"No resource at {request.path}")
         if len(rest) == 2:
@@ -373,6 +389,7 @@ class EmulatorApp:
         kind: str,
         entries: list[tuple[int, Any]],
         texts: Mapping[str, str] | None = None,
+        default_limit: int = DEFAULT_LIMIT,
     ) -> Response:
         """A page of `entries`; with `texts` (each item's JSON as stored, where a read shows
         it as stored), the page is put together from them instead of encoded anew."""
@@ -386,7 +403,9 @@ class EmulatorApp:
             query, after = decode_token(token)
         else:
             query = Query(
-                filters, request.param("orderby") or "", parse_limit(request.param("limit"))
+                filters,
+                request.param("orderby") or "",
+                parse_limit(request.param("limit"), default_limit),
             )
             after = None
         page = run_query(entries, query, after)
@@ -416,6 +435,17 @@ class EmulatorApp:
             self.resources.delete(kind, caller, resource_id)
             return _json_response(self.config.delete_status, None)
         raise ApiError(405, "0", f"{request.method} is not allowed on {kind}/{{id}}")
+
+    def _runs(self, request: Request, caller: Caller, rest: list[str]) -> Response:
+        """Runs are the platform's records: listed and read, never written by a client."""
+        if request.method == "POST" and not rest:
+            raise bad_request("1400", "The runs of a destination dataflow are made by the platform")
+        if request.method != "GET":
+            raise ApiError(405, "0", f"{request.method} is not allowed on runs")
+        if rest:
+            return _json_response(200, {"items": [self.runs.read(caller.sandbox, rest[0])]})
+        entries = self.runs.entries(caller.sandbox, request.query.get("property", []))
+        return self._list(request, "runs", entries, default_limit=LIST_LIMIT)
 
     def _action(self, request: Request, caller: Caller, flow_id: str) -> Response:
         _only(request, "POST")
@@ -479,6 +509,9 @@ class EmulatorApp:
             )
             if answer is not None:
                 return _json_response(*answer)
+        answer = admin.runs_route(self.runs, request.method, parts, body, request.query)
+        if answer is not None:
+            return _json_response(*answer)
         return _json_response(404, {"error": f"no admin endpoint {request.method} {request.path}"})
 
 

@@ -5,6 +5,8 @@ creates them through the API. A sandbox never seeded knows every audience: any w
 UUID reads as an active audience with an empty name, and its list is empty, so manifests
 that name audiences by id work on a fresh emulator. A seeded sandbox knows exactly its
 audiences. A sandbox can be set to answer 403, as an organisation not enabled for audiences.
+A seeded audience may say how many profiles it has (`totalProfiles`): the emulator's runs
+export that many (`profiles.py`).
 
 Errors use the service's own shape: `{requestId, errors: {STATUS: [{code, message}]}, type,
 title, status}`. A `property` filter whose operator is not `==` is refused as a live platform
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ LIFECYCLE_STATES = ("active", "published", "draft", "inactive", "archived")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 MAX_BULK_IDS = 100
-SEED_FIELDS = frozenset({"id", "name", "description", "lifecycleState"})
+SEED_FIELDS = frozenset({"id", "name", "description", "lifecycleState", "totalProfiles"})
+MAX_TOTAL_PROFILES = 10_000  # every member is exported by each run: keep them few
 
 Answer = tuple[int, Any]  # (status, JSON payload)
 # A property filter: an attribute, an operator (any run of comparison signs), a value.
@@ -90,6 +92,7 @@ class AudienceSeed:
     name: str
     description: str = ""
     lifecycle_state: str = "active"
+    total_profiles: int | None = None
 
     @classmethod
     def parse(cls, raw: Any, where: str) -> AudienceSeed:
@@ -108,7 +111,18 @@ class AudienceSeed:
         if state not in LIFECYCLE_STATES:
             allowed = ", ".join(LIFECYCLE_STATES)
             raise SeedError(f"{where}: 'lifecycleState' must be one of {allowed}")
-        return cls(audience_id, name, description, state)
+        return cls(audience_id, name, description, state, _total_profiles(raw, where))
+
+
+def _total_profiles(raw: Mapping[str, Any], where: str) -> int | None:
+    total = raw.get("totalProfiles")
+    if total is None:
+        return None
+    if isinstance(total, bool) or not isinstance(total, int):
+        raise SeedError(f"{where}: 'totalProfiles' must be a whole number")
+    if not 0 <= total <= MAX_TOTAL_PROFILES:
+        raise SeedError(f"{where}: 'totalProfiles' must be between 0 and {MAX_TOTAL_PROFILES}")
+    return total
 
 
 def _required_text(raw: Mapping[str, Any], key: str, where: str) -> str:
@@ -166,15 +180,11 @@ def load_seed_file(path: str | Path, sandbox: str | None = None) -> dict[str, li
         raise SeedError(f"{path}: {error}") from None
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
     try:
         return str(uuid.UUID(value)) == value.lower()
     except ValueError:
         return False
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Audiences:
@@ -239,16 +249,18 @@ class Audiences:
         return sorted(audiences, key=lambda a: (a["name"].lower(), a["id"]))
 
     def _put(self, sandbox: str, seed: AudienceSeed) -> None:
-        fields = {
+        fields: dict[str, Any] = {
             "id": seed.id,
             "name": seed.name,
             "description": seed.description,
             "lifecycleState": seed.lifecycle_state,
         }
+        if seed.total_profiles is not None:
+            fields["totalProfiles"] = seed.total_profiles
         current = self.store.get(KIND, sandbox, seed.id)
-        if current is not None and all(current[k] == v for k, v in fields.items()):
+        if current is not None and _same(current, fields):
             return  # seeding the same file twice changes nothing, timestamps included
-        now = _now_ms()
+        now = self.store.now_ms()
         created = current["createdAt"] if current is not None else now
         self.store.put(
             KIND,
@@ -363,6 +375,11 @@ class Audiences:
         return {"children": page, "_page": meta, "_links": links}
 
 
+def _same(stored: Resource, fields: dict[str, Any]) -> bool:
+    keys = {*fields, "totalProfiles"}
+    return all(stored.get(k) == fields.get(k) for k in keys)
+
+
 def _rendered(stored: Resource, caller: Caller) -> dict[str, Any]:
     """An audience as the API answers it: a Platform-generated audience."""
     created = int(stored.get("createdAt", 0))
@@ -469,7 +486,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 def _unseeded(audience_id: str, caller: Caller) -> dict[str, Any] | None:
     """A sandbox never seeded knows every well-formed id (as an unnamed, active audience)."""
-    if not _is_uuid(audience_id):
+    if not is_uuid(audience_id):
         return None
     stored = {"id": audience_id, "name": "", "description": "", "lifecycleState": "active"}
     return _rendered(stored, caller)

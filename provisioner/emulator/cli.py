@@ -7,17 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import httpx
 
 from provisioner.emulator.app import EmulatorApp, EmulatorConfig
 from provisioner.emulator.audiences import Audiences, AudienceSeed, SeedError, load_seed_file
+from provisioner.emulator.clock import Ticker, advance_served, advance_store, report
 from provisioner.emulator.faults import Faults
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.emulator.runs import MAX_HOURS
 from provisioner.emulator.sandboxes import Sandboxes, check_name
 from provisioner.emulator.server import bound_host, is_loopback, make_server, server_url
 from provisioner.emulator.store import MEMORY, Store, StoreFileError
 from provisioner.emulator.strict import ACTION_FORMS, ActionForm
 
 DEFAULT_DB = Path(".provisioner") / "emulator.db"
+SECRET_VARIABLE = "PROVISIONER_EMULATOR_CLIENT_SECRET"
 
 
 @click.group()
@@ -57,7 +61,14 @@ def emulator() -> None:
     "does) or 404 2100 (as Adobe's error table says).",
 )
 @click.option("--client-id", default=DEFAULT_CLIENT_ID, show_default=True)
-@click.option("--client-secret", default=DEFAULT_CLIENT_SECRET, show_default=True)
+@click.option(
+    "--client-secret",
+    default=DEFAULT_CLIENT_SECRET,
+    show_default=True,
+    envvar=SECRET_VARIABLE,
+    help=f"The client's secret (also {SECRET_VARIABLE}, which keeps it out of process "
+    "lists); never printed. Serving beyond loopback needs one of your own.",
+)
 @click.option("--org-id", default=DEFAULT_ORG, show_default=True)
 @click.option("--token-ttl", default=86399, show_default=True, help="Token lifetime, seconds.")
 @click.option(
@@ -122,6 +133,13 @@ def emulator() -> None:
     metavar="NAMES",
     help="Comma-separated sandboxes whose Audiences API answers 403 (not enabled).",
 )
+@click.option(
+    "--run-every",
+    type=click.FloatRange(min=0.01),
+    default=None,
+    metavar="SECONDS",
+    help="Advance the emulator's clock one hour (running its dataflows) every SECONDS.",
+)
 @click.option("--verbose", is_flag=True, help="Log every request.")
 def serve(
     host: str,
@@ -147,6 +165,7 @@ def serve(
     seed: int | None,
     audiences_file: str | None,
     audiences_disabled: str,
+    run_every: float | None,
     verbose: bool,
 ) -> None:
     """Serve the Flow Service and IMS emulator over HTTP until interrupted.
@@ -155,9 +174,12 @@ def serve(
     AEP_CLIENT_ID, AEP_CLIENT_SECRET and AEP_ORG_ID as printed. Sandboxes that exist: prod,
     each --sandbox, and those the data holds; any other is answered 500. Admin endpoints
     for tests live under /emulator/ (health, faults, rules, stats, edit, sandboxes,
-    audiences); all but health need the client's credentials (a bearer token from this
-    emulator, or Basic auth).
+    audiences, advance, clock, exports, run-faults); all but health need the client's
+    credentials (a bearer token from this emulator, or Basic auth).
     """
+    # Refused before anything is opened or bound: the default secret is public.
+    if not is_loopback(host) and client_secret == DEFAULT_CLIENT_SECRET:
+        raise click.ClickException(_well_known_beyond_loopback(host))
     config = EmulatorConfig(
         clients={client_id: (client_secret, org_id)},
         sandboxes=frozenset(sandboxes),
@@ -191,19 +213,29 @@ def serve(
         ) from None
     url = server_url(server)
     if not is_loopback(bound_host(server)):
+        if client_secret == DEFAULT_CLIENT_SECRET:  # a name that resolved beyond loopback
+            server.server_close()
+            app.store.close()
+            raise click.ClickException(_well_known_beyond_loopback(bound_host(server)))
         _warn_reachable(bound_host(server), url)
     mode = "strict, " if strict else ""
     click.echo(f"Flow Service emulator serving on {url} ({mode}data: {db}); Ctrl-C to stop")
     click.echo(f"  AEP_PLATFORM_URL={url} AEP_IMS_URL={url} AEP_ORG_ID={org_id}")
-    click.echo(f"  AEP_CLIENT_ID={client_id} AEP_CLIENT_SECRET={client_secret}", nl=True)
+    click.echo(f"  AEP_CLIENT_ID={client_id} AEP_CLIENT_SECRET={_shown_secret(client_secret)}")
     click.echo(
         f"  sandboxes: {', '.join(app.sandbox_names())} (AEP_SANDBOX picks one; prod by default)"
     )
+    ticker = Ticker(app.runs, run_every) if run_every else None
+    if ticker is not None:
+        click.echo(f"  dataflows run: one emulated hour every {run_every:g}s")
+        ticker.start()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         click.echo("stopped")
     finally:
+        if ticker is not None:
+            ticker.stop()
         server.server_close()
         app.store.close()
 
@@ -219,11 +251,25 @@ def _sandbox_names(names: tuple[str, ...]) -> tuple[str, ...]:
         raise click.BadParameter(str(error)) from None
 
 
+def _shown_secret(secret: str) -> str:
+    """The default is printed (it is public: in --help and the docs), a chosen one never:
+    the banner ends up in terminals' scrollback and CI logs."""
+    return secret if secret == DEFAULT_CLIENT_SECRET else "(the --client-secret given)"
+
+
+def _well_known_beyond_loopback(host: str) -> str:
+    return (
+        f"refusing to listen on {host} with the emulator's well-known credentials: anyone "
+        "who can reach it could read and change its data. Bind to 127.0.0.1, or give a "
+        f"--client-secret of your own (or {SECRET_VARIABLE})"
+    )
+
+
 def _warn_reachable(host: str, url: str) -> None:
     click.echo(
-        f"Warning: listening on {host}: this emulator is unauthenticated test infrastructure "
-        "(its credentials are printed on start and well known), now reachable from the "
-        "network; bind to 127.0.0.1 unless that is what you want.",
+        f"Warning: listening on {host}: this emulator is test infrastructure, now reachable "
+        "from the network and guarded only by the client secret you gave; bind to 127.0.0.1 "
+        "unless that is what you want.",
         err=True,
     )
     if not url.startswith(("http://127.", "http://[::1]")):
@@ -390,3 +436,30 @@ def _set_enabled(db: str, sandbox: str, enabled: bool) -> None:
         Audiences(store).set_enabled(sandbox, enabled)
     finally:
         store.close()
+
+
+# the clock -------------------------------------------------------------------------------
+
+
+@emulator.command()
+@click.option("--hours", default=1, show_default=True, type=click.IntRange(1, MAX_HOURS))
+@_db_option
+@click.option("--url", default=None, help="Advance the emulator served here instead.")
+@click.option("--client-id", default=DEFAULT_CLIENT_ID, show_default=True)
+@click.option("--client-secret", default=DEFAULT_CLIENT_SECRET, show_default=True)
+def advance(hours: int, db: str, url: str | None, client_id: str, client_secret: str) -> None:
+    """Move the emulator's clock HOURS on: each hour, every enabled dataflow with an
+    audience runs once (as streaming destinations run hourly), in every sandbox."""
+    if url is None:
+        store = _open_store(db)
+        try:
+            answer = advance_store(store, hours)
+        finally:
+            store.close()
+    else:
+        try:
+            answer = advance_served(url, hours, client_id, client_secret)
+        except (httpx.HTTPError, ValueError) as error:
+            raise click.ClickException(f"cannot advance the emulator at {url}: {error}") from None
+    for line in report(answer):
+        click.echo(line)

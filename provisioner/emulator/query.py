@@ -224,9 +224,9 @@ def decode_token(token: str) -> tuple[Query, list[Any]]:
         raise ApiError(400, "1441", f"Invalid continuation token '{token}'") from None
 
 
-def parse_limit(text: str | None) -> int:
+def parse_limit(text: str | None, default: int = DEFAULT_LIMIT) -> int:
     if text is None:
-        return DEFAULT_LIMIT
+        return default
     try:
         limit = int(text)
     except ValueError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ SERVER_OWNED = frozenset(
         "lastOperation",
         "lastRunDetails",
         "runs",
+        "_links",
         "state",
         "typeInfo",
     }
@@ -50,10 +50,6 @@ class Caller:
     client_id: str
     org: str
     sandbox: str
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def sandbox_id(name: str) -> str:
@@ -89,7 +85,7 @@ class Resources:
         with self.store.transaction():
             resource = {k: copy.deepcopy(v) for k, v in body.items() if k not in SERVER_OWNED}
             self._validate(kind, caller.sandbox, resource)
-            now = _now_ms()
+            now = self.store.now_ms()
             resource.update(self._stamp(caller, now, created=True))
             resource.update(id=str(uuid.uuid4()), state="enabled")
             self._derive(kind, caller.sandbox, resource, now)
@@ -107,9 +103,10 @@ class Resources:
             _check_etag(current, if_match)
             updated = apply_patch(current, operations)
             self._validate(kind, caller.sandbox, updated, patching=True)
-            updated.update(self._stamp(caller, _now_ms(), created=False))
+            now = self.store.now_ms()
+            updated.update(self._stamp(caller, now, created=False))
             if kind == "flows":
-                updated["lastOperation"] = _operation("update", operations)
+                updated["lastOperation"] = _operation("update", operations, now)
             self.store.put(kind, caller.sandbox, updated)
         return updated
 
@@ -134,8 +131,9 @@ class Resources:
                     f"The action {action} cannot be applied on the current state {flow['state']}",
                 )
             flow["state"] = wanted
-            flow.update(self._stamp(caller, _now_ms(), created=False))
-            flow["lastOperation"] = _operation(action, [])
+            now = self.store.now_ms()
+            flow.update(self._stamp(caller, now, created=False))
+            flow["lastOperation"] = _operation(action, [], now)
             self.store.put("flows", caller.sandbox, flow)
         return flow
 
@@ -147,7 +145,7 @@ class Resources:
         with self.store.transaction():
             current = self._current(kind, sandbox, resource_id)
             updated = apply_patch(current, validate_operations(operations))
-            updated.update(self._stamp(caller, _now_ms(), created=False))
+            updated.update(self._stamp(caller, self.store.now_ms(), created=False))
             updated["updatedBy"] = "someone.else@AdobeID"
             self.store.put(kind, sandbox, updated)
         return updated
@@ -193,7 +191,8 @@ class Resources:
             resource["typeInfo"] = {"type": "ProfileFragments", "id": "ups"}
         if kind == "flows":
             resource["inheritedAttributes"] = self._flow_inheritance(sandbox, resource)
-            resource["runs"] = f"/runs?property=flowId=={resource['id']}"
+            resource["runs"] = runs_link(resource["id"])
+            resource["_links"] = {"runs": {"href": runs_link(resource["id"])}}
             resource["lastOperation"] = _operation("create", [], now)
 
     def _flow_inheritance(self, sandbox: str, flow: Resource) -> dict[str, Any]:
@@ -330,11 +329,15 @@ def _brief(resource: Resource) -> dict[str, Any]:
     return {"id": resource["id"], "connectionSpec": dict(resource["connectionSpec"])}
 
 
-def _operation(name: str, ops: list[dict[str, Any]], now: int | None = None) -> dict[str, Any]:
-    moment = now or _now_ms()
+def runs_link(flow_id: str) -> str:
+    """Where a dataflow's runs are listed (its `runs` and `_links.runs.href`)."""
+    return f"/runs?property=flowId=={flow_id}"
+
+
+def _operation(name: str, ops: list[dict[str, Any]], now: int) -> dict[str, Any]:
     return {
-        "started": moment,
-        "updated": moment,
+        "started": now,
+        "updated": now,
         "percentCompleted": 100,
         "status": {"value": "completed", "properties": None, "errors": []},
         "ops": copy.deepcopy(ops),

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from socketserver import ThreadingMixIn
 from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+from wsgiref.types import WSGIApplication
 
 import httpx
 
@@ -56,8 +57,9 @@ class ThreadingWSGIServer6(ThreadingWSGIServer):
 
 
 def make_server(
-    app: EmulatorApp, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
+    app: WSGIApplication, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
 ) -> ThreadingWSGIServer:
+    """A server of `app`: the emulator, or a test's wrapper around it."""
     handler = type("RequestHandler", (_RequestHandler,), {"verbose": verbose})
     server_class = ThreadingWSGIServer6 if ":" in host else ThreadingWSGIServer
     server = server_class((host, port), handler)
@@ -92,7 +94,7 @@ def server_url(server: ThreadingWSGIServer) -> str:
 
 
 @contextmanager
-def serving(app: EmulatorApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serving(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve `app` on loopback in a background thread; yields its base URL."""
     server = make_server(app, host, port)
     thread = threading.Thread(

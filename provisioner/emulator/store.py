@@ -40,7 +40,14 @@ CREATE TABLE IF NOT EXISTS sandbox_flags (
     sandbox TEXT NOT NULL, flag TEXT NOT NULL, PRIMARY KEY (sandbox, flag)
 );
 CREATE TABLE IF NOT EXISTS sandboxes (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS runs (
+    sandbox TEXT NOT NULL, id TEXT NOT NULL, flow_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, body TEXT NOT NULL, records TEXT,
+    PRIMARY KEY (sandbox, id)
+);
+CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow_id, seq);
 INSERT OR IGNORE INTO meta VALUES ('seq', '0');
+INSERT OR IGNORE INTO meta VALUES ('clock-offset-ms', '0');
 """
 _IGNORE_EVERYTHING = "# the local emulator's data: never commit it\n*\n"
 
@@ -70,6 +77,7 @@ class Store:
             # Each cached resource's JSON as stored: a list answers with it, not encoded anew.
             self._texts: dict[tuple[str, str], dict[str, str]] = {}
             self._seen_version = -1
+            self._offset: int | None = None  # the clock's offset, as last read
             with self._lock:
                 if self.path != MEMORY:
                     self._db.execute("PRAGMA journal_mode=WAL")
@@ -118,6 +126,7 @@ class Store:
     def _forget(self) -> None:
         self._cache.clear()
         self._texts.clear()
+        self._offset = None
 
     def _entries(self, kind: str, sandbox: str) -> dict[str, Entry]:
         key = (kind, sandbox)
@@ -153,11 +162,7 @@ class Store:
         """Insert or replace; must run inside `transaction()`. Secret auth parameters are
         replaced by their digest first, whichever way the write came."""
         resource = self._without_secret_values(kind, resource)
-        seq = int(
-            self._db.execute(
-                "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
-            ).fetchone()[0]
-        )
+        seq = self._next_seq()
         text = json.dumps(resource)
         self._db.execute(
             "INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?, ?)",
@@ -165,6 +170,13 @@ class Store:
         )
         self._entries(kind, sandbox)[resource["id"]] = (seq, resource)
         self._texts[(kind, sandbox)][resource["id"]] = text
+
+    def _next_seq(self) -> int:
+        return int(
+            self._db.execute(
+                "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
+            ).fetchone()[0]
+        )
 
     def delete(self, kind: str, sandbox: str, resource_id: str) -> None:
         """Remove; must run inside `transaction()`."""
@@ -184,13 +196,101 @@ class Store:
                     "DO UPDATE SET value = value + 1 RETURNING value"
                 ).fetchone()[0]
             )
-        return f'"{counter:08x}-0000-0200-0000-{int(time.time()):08x}0000"'
+        return f'"{counter:08x}-0000-0200-0000-{self.now_ms() // 1000:08x}0000"'
 
     def clear(self) -> None:
         with self.transaction():
             self._db.execute("DELETE FROM resources")
+            self._db.execute("DELETE FROM runs")
             self._db.execute("DELETE FROM sandbox_flags")
             self._forget()
+
+    # the clock -----------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """The emulator's now, epoch ms: real time plus the offset `advance` has added.
+        Kept in the data, so the embedded emulator's clock holds between runs of the CLI."""
+        return int(time.time() * 1000) + self.clock_offset_ms()
+
+    def clock_offset_ms(self) -> int:
+        with self._lock:
+            self._refresh()
+            if self._offset is None:
+                self._offset = int(self._meta("clock-offset-ms"))
+            return self._offset
+
+    def shift_clock(self, milliseconds: int) -> None:
+        """Move the clock on; must run inside `transaction()`."""
+        row = self._db.execute(
+            "UPDATE meta SET value = value + ? WHERE key = 'clock-offset-ms' RETURNING value",
+            (milliseconds,),
+        ).fetchone()
+        self._offset = int(row[0])
+
+    # settings kept as JSON (run faults) ----------------------------------------------
+
+    def setting(self, key: str) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Must run inside `transaction()`."""
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # dataflow runs and the records they exported -------------------------------------
+
+    def put_run(
+        self, sandbox: str, run: Resource, records: str | None, keep: int, keep_records: int
+    ) -> None:
+        """Record a run (and the records it exported, as JSON); only the newest `keep` runs
+        of its dataflow are kept, and the records of the newest `keep_records`. Must run
+        inside `transaction()`."""
+        flow_id = run["flowId"]
+        self._db.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+            (sandbox, run["id"], flow_id, self._next_seq(), json.dumps(run), records),
+        )
+        newest = "SELECT seq FROM runs WHERE flow_id = ? ORDER BY seq DESC LIMIT ?"
+        self._db.execute(
+            f"DELETE FROM runs WHERE flow_id = ? AND seq NOT IN ({newest})",
+            (flow_id, flow_id, keep),
+        )
+        self._db.execute(
+            f"UPDATE runs SET records = NULL WHERE flow_id = ? AND records IS NOT NULL "
+            f"AND seq NOT IN ({newest})",
+            (flow_id, flow_id, keep_records),
+        )
+
+    def runs(
+        self, sandbox: str, flow_ids: frozenset[str] | None = None, run_id: str | None = None
+    ) -> list[Entry]:
+        """The runs of a sandbox; of the dataflows `flow_ids` in it; the one named `run_id`."""
+        query = "SELECT seq, body FROM runs WHERE sandbox = ?"
+        params: list[str] = [sandbox]
+        if flow_ids is not None:
+            query += f" AND flow_id IN ({','.join('?' * len(flow_ids))})"
+            params += sorted(flow_ids)
+        if run_id is not None:
+            query += " AND id = ?"
+            params.append(run_id)
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        return [(int(seq), json.loads(body)) for seq, body in rows]
+
+    def run_records(self, flow_id: str, run_id: str | None) -> tuple[Resource, Any] | None:
+        """A run of a dataflow (its newest without `run_id`) and its records as kept (None
+        once they are no longer kept)."""
+        query = "SELECT body, records FROM runs WHERE flow_id = ?"
+        params = [flow_id]
+        if run_id is not None:
+            query += " AND id = ?"
+            params.append(run_id)
+        with self._lock:
+            row = self._db.execute(query + " ORDER BY seq DESC LIMIT 1", params).fetchone()
+        if row is None:
+            return None
+        return json.loads(row[0]), (json.loads(row[1]) if row[1] is not None else None)
 
     # sandboxes -----------------------------------------------------------------------
 
