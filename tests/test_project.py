@@ -447,3 +447,43 @@ def test_a_shared_sandbox_does_not_hide_errors(
     assert result.exit_code == 1
     report = json.loads(result.output)
     assert (report["errors"], report["warnings"]) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("https://evil.example.com", "evil.example.com is not platform.adobe.io"),
+        ("https://platform.adobe.io.evil.com", "platform.adobe.io.evil.com is not"),
+        ("https://evil-adobe.io", "evil-adobe.io is not"),
+        ("https://x.adobe.io.", "x.adobe.io. is not"),
+        ("https://x.adobe.io:8443", "only the default port is accepted"),
+    ],
+)
+def test_a_platform_url_off_adobe_is_an_error_on_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, error: str
+) -> None:
+    """The repository cannot send the operator's token elsewhere: validate says so on the
+    line, as an error, before any run would refuse it."""
+    monkeypatch.chdir(tmp_path)
+    project = f"environments:\n  prod:\n    sandbox: prod\n    platformUrl: '{url}'\n"
+    code, output = validate_in(tmp_path, project, "--format", "json")
+    assert code == 1, output
+    report = json.loads(output)
+    (problem,) = report["problems"]
+    assert (problem["severity"], problem["line"], problem["column"], problem["path"]) == (
+        "error",
+        4,
+        18,
+        "environments.prod.platformUrl",
+    )
+    assert error in problem["message"]
+    assert "AEP_PLATFORM_URL or --platform-url" in problem["message"]
+
+
+def test_a_project_file_cannot_name_the_ims_url(tmp_path: Path) -> None:
+    """Tokens come from AEP_IMS_URL, the operator's: the project file has no key for it."""
+    text = "environments:\n  prod:\n    sandbox: prod\n    imsUrl: https://evil.example.com\n"
+    with pytest.raises(ProjectError) as raised:
+        load_project(write(tmp_path / "provisioner.yaml", text))
+    (problem,) = raised.value.problems
+    assert "unknown key 'imsUrl'" in problem.message

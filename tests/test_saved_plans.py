@@ -388,6 +388,11 @@ def test_the_platforms_own_write_is_not_drift(ws: Workspace) -> None:
     assert flow_change(plan, "beta")["drift"] is True  # the UI's edit still is
     drift = [w for w in plan.json["warnings"] if w["kind"] == "drift"]
     assert [w["names"] for w in drift] == [["beta"]]
+    # The platform wrote last: a change, labelled as one nobody can attribute, never drift.
+    assert flow_change(plan, "alpha")["unattributed"] is True
+    assert flow_change(plan, "beta")["unattributed"] is False
+    text = ws.plan().out
+    assert "changed (unattributed)" in text and text.count("changed (unattributed)") == 1
 
 
 # units: the digest and the last writer ---------------------------------------------------

@@ -48,7 +48,8 @@ def test_create_then_nothing_to_do(workspace: Workspace) -> None:
     first = ws.plan("--detailed-exitcode")
     assert first.code == 2
     assert first.out.splitlines()[0] == (
-        f"Target: {ws.url} (org EMULATOR0000000000000000@AdobeOrg, sandbox prod)"
+        f"Target: {ws.url} (org EMULATOR0000000000000000@AdobeOrg, sandbox prod), "
+        "URL from AEP_PLATFORM_URL"
     )
     applied = ws.apply()
     assert applied.code == 0, applied.err

@@ -34,6 +34,7 @@ from provisioner.platform.ids import PROFILE_SPEC_ID
 from provisioner.state.managed import Scope, nfc
 from provisioner.state.marker import (
     DEFAULT_PROJECT,
+    LEDGER_PREFIX,
     env_of,
     ledger_fields,
     ledger_of,
@@ -231,10 +232,16 @@ def _adopt(
                 "with that --env"
             )
     ledger = ledger_of(fields) | {str(flow["id"]): nfc(flow.get("name"))}
+    # What else the marker records (fingerprint, references, writers) is kept as it is.
+    kept = {
+        k: v
+        for k, v in fields.items()
+        if k not in ("project", "env", "account") and not k.startswith(LEDGER_PREFIX)
+    }
     text = marker(
         **scope_fields(scope.project, scope.env),
         account=account_key,
-        fingerprint=fields.get("fingerprint", ""),
+        **({"fingerprint": ""} | kept),
         **ledger_fields(ledger),
     )
     _mark(client, "connections", account, text)

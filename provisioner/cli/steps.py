@@ -100,6 +100,7 @@ def plan_target(target: Target, scope: Scope | None = None) -> PlanTarget:
         sandbox=target.sandbox,
         environment=scope.environment,
         project=scope.project,
+        url_source=target.source,
     )
 
 

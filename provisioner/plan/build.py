@@ -13,6 +13,7 @@ from provisioner.plan.diff import (
     drifted,
     live_attributes,
     live_audiences,
+    unattributed,
 )
 from provisioner.plan.identity import ConflictError, claim
 from provisioner.plan.leftovers import delete_change, plan_duplicates, plan_leftovers
@@ -244,6 +245,7 @@ def _plan_target_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> N
     if not fields:
         work.unchanged += 1
         return
+    drift = _drifted(work, live)
     work.changes.append(
         TargetChange(
             action="update",
@@ -251,7 +253,8 @@ def _plan_target_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> N
             **seen(live.target),
             fields=fields,
             source=flow.source,
-            drift=_drifted(work, live),
+            drift=drift,
+            unattributed=not drift and _unattributed(work, live),
             patch=[PatchOp(op="replace", path="/params", value=flow.target_params)],
         )
     )
@@ -262,7 +265,9 @@ def _plan_flow_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> Non
     if diff.empty:
         work.unchanged += 1
         return
-    work.changes.append(_flow_update(live, flow, diff, _drifted(work, live)))
+    change = _flow_update(live, flow, diff, _drifted(work, live))
+    change.unattributed = not change.drift and _unattributed(work, live)
+    work.changes.append(change)
 
 
 def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff, drift: bool) -> FlowChange:
@@ -361,6 +366,10 @@ def _field_value(value: Any) -> FieldValue:
 
 def _drifted(work: _Planning, live: LiveFlow) -> bool:
     return drifted(live.flow, live.target, live.applied, work.managed.clients)
+
+
+def _unattributed(work: _Planning, live: LiveFlow) -> bool:
+    return unattributed(live.flow, live.target, live.applied, work.managed.clients)
 
 
 def _param_fields(target: Resource, wanted: dict[str, str]) -> list[FieldChange]:

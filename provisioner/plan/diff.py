@@ -267,3 +267,17 @@ def drifted(flow: Resource, target: Resource, applied: str, clients: Collection[
     if ours is not None:
         return not ours
     return bool(applied)
+
+
+def unattributed(flow: Resource, target: Resource, applied: str, clients: Collection[str]) -> bool:
+    """The platform's own client wrote last and no recorded digest tells what the tool
+    left: whether the dataflow differs from the manifest because the manifest changed or
+    because someone edited it before that write cannot be told (a change, never accepted
+    silently; labelled so rather than as drift)."""
+    if applied:
+        return False
+    writers = [r.get("updatedClient") for r in (flow, target)]
+    return (
+        any(w in PLATFORM_CLIENTS for w in writers)
+        and written_last_by(clients, flow, target) is None
+    )

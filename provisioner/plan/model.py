@@ -48,6 +48,11 @@ class PlanTarget(Model):
     sandbox: str
     environment: str | None = Field(default=None, description="The project file's environment.")
     project: str = Field(default="default", description="The ownership scope.")
+    url_source: str = Field(
+        default="",
+        description="Where the URL came from (--platform-url, AEP_PLATFORM_URL, the project "
+        "file's environment); empty for the default URL and the emulator.",
+    )
 
 
 class Summary(Model):
@@ -144,7 +149,11 @@ class AccountSpec(Model):
     type: str
     place: Params = Field(description="The non-secret auth params: region, or namespace.")
     credentials: Params = Field(description="Secret references only, never values.")
-    base_dir: str = Field(description="Where ${file:} references are resolved from.")
+    base_dir: str = Field(
+        description="Where ${file:} references are resolved from: the manifest's directory, "
+        "relative to the working directory of the run (in a saved plan, to the project); "
+        "never an absolute path."
+    )
     fingerprint: str | None = None
     ledger: dict[str, str] = Field(
         default_factory=dict,
@@ -207,6 +216,10 @@ class ChangeBase(Model):
     )
     fields: list[FieldChange] = Field(default_factory=list)
     drift: bool = Field(default=False, description="Changed outside provisioner since applied.")
+    unattributed: bool = Field(
+        default=False,
+        description="The platform's own client wrote last: who changed it cannot be told.",
+    )
     sensitive: bool = Field(default=False, description="Touches credentials.")
     destructive: bool = Field(default=False, description="Deletes or replaces, needs consent.")
     duplicate: bool = Field(default=False, description="Deletes a second copy of one key.")

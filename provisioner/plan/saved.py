@@ -53,9 +53,9 @@ PLAN_KEY_VARIABLE = "PROVISIONER_PLAN_KEY"
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 # What may differ between two plans of the same thing: where the manifest line is, the
 # etag (the platform moves it on its own; the digest says whether the content moved), and
-# the drift label (read from the last writer the platform records, which its own writes
-# after a run replace; it changes nothing that is carried out).
-_IGNORED = {"source", "etag", "drift"}
+# the drift and unattributed labels (read from the last writer the platform records, which
+# its own writes after a run replace; they change nothing that is carried out).
+_IGNORED = {"source", "etag", "drift", "unattributed"}
 _SHOWN_MISSING = 5
 
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from provisioner.plan.model import AnyChange, Plan, PlanWarning, Summary, summarize
+import json
+
+from provisioner.fields.secrets import is_reference
+from provisioner.plan.model import (
+    AccountChange,
+    AnyChange,
+    FieldChange,
+    Plan,
+    PlanWarning,
+    Summary,
+    summarize,
+)
 from provisioner.platform.target import describe_where
 from provisioner.render.steps import change_steps
 
@@ -27,6 +38,10 @@ def labels(change: AnyChange) -> list[str]:
     found = []
     if change.drift:
         found.append("drift: changed outside provisioner since the last apply")
+    elif change.unattributed:
+        found.append(
+            "changed (unattributed): the platform wrote last; an edit elsewhere cannot be ruled out"
+        )
     if change.action == "replace":
         found.append(f"replace: {change.reason}")
     elif (change.destructive or change.action == "delete") and change.reason:
@@ -38,8 +53,28 @@ def labels(change: AnyChange) -> list[str]:
 
 def detail_lines(change: AnyChange) -> list[tuple[str, str]]:
     """(symbol, text) for each field, param, audience and attribute line of a change, read
-    from what apply sends (see `render.steps`)."""
-    return [(step.symbol, step.text) for step in change_steps(change)]
+    from what apply sends (see `render.steps`); a credential's reference as it is."""
+    lines = [(step.symbol, step.text) for step in change_steps(change)]
+    if isinstance(change, AccountChange):
+        # An account's steps start with its fields, in order. `render.steps` shows no value
+        # of a sensitive field; a reference is none, and says where the secret comes from.
+        for index, field in enumerate(change.fields[: len(lines)]):
+            if shows_reference(field) and lines[index][1].startswith(f"{field.path}:"):
+                lines[index] = (lines[index][0], reference_text(field))
+    return lines
+
+
+def shows_reference(field: FieldChange) -> bool:
+    """A sensitive field whose values are secret references (or absent): shown as they are.
+    Any other value of a sensitive field never is."""
+    values = [v for v in (field.before, field.after) if v is not None]
+    return field.sensitive and bool(values) and all(is_reference(v) for v in values)
+
+
+def reference_text(field: FieldChange) -> str:
+    """`credentials.secretKey: "${env:OLD}" -> "${env:NEW}"`, quoted as JSON."""
+    shown = [json.dumps(v) for v in (field.before, field.after) if v is not None]
+    return f"{field.path}: {' -> '.join(shown)}"
 
 
 def selector_counts(change: AnyChange) -> tuple[str, str]:
@@ -70,7 +105,8 @@ def summary_line(plan: Plan) -> str:
 
 def target_line(plan: Plan) -> str:
     t = plan.target
-    return f"Target: {describe_where(t.kind, t.url, t.org, t.sandbox)}"
+    source = f", URL from {t.url_source}" if t.url_source else ""
+    return f"Target: {describe_where(t.kind, t.url, t.org, t.sandbox)}{source}"
 
 
 def warnings(plan: Plan) -> list[str]:
