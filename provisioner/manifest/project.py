@@ -40,7 +40,12 @@ from provisioner.manifest.load import (
 from provisioner.manifest.problems import Location, Problem
 from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.manifest.yamlread import YamlMap
-from provisioner.platform.target import DEFAULT_PLATFORM_URL, is_loopback
+from provisioner.platform.target import (
+    DEFAULT_PLATFORM_URL,
+    REPOSITORY_URL_RULE,
+    is_loopback,
+    repository_url_refusal,
+)
 
 PROJECT_FILE = "provisioner.yaml"
 DEFAULT_PROJECT = "default"
@@ -73,17 +78,19 @@ def _named_key(kind: str, pattern: str, rule: str) -> AfterValidator:
 
 
 def _platform_url(value: str) -> str:
-    """HTTPS anywhere, plain HTTP only to loopback, and never a user or password."""
+    """Adobe's platform over https, or loopback (the emulator), and never a user or password:
+    the repository may not send the operator's token anywhere else (`repository_url_refusal`),
+    so `validate` reports such a URL on its line before any run refuses it."""
     parts = urlsplit(value)
+    refusal = repository_url_refusal(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         message = f"'{value}' is not an http(s) URL such as https://platform.adobe.io"
     elif parts.username is not None or parts.password is not None:
         message = "a platform URL must not hold a user or password"  # never echoed
     elif parts.scheme == "http" and not is_loopback(parts.hostname):
-        message = (
-            f"plain http:// to {parts.hostname} is refused; only loopback addresses may "
-            "use http, use https:// for anything else"
-        )
+        message = f"plain http:// to {parts.hostname} is refused; {REPOSITORY_URL_RULE}"
+    elif refusal is not None:
+        message = f"'{value}' is refused: {refusal}; {REPOSITORY_URL_RULE}"
     else:
         return value
     raise PydanticCustomError("platform_url", "{message}", {"message": message})
