@@ -1,31 +1,94 @@
-"""The GitHub Action (action.yml): its step run as the runner would, against the embedded
-emulator and a fake GitHub API on loopback."""
+"""The GitHub Action (action.yml): its steps run under bash as the runner would, against the
+embedded emulator and a fake GitHub API on loopback.
+
+The steps after the install run against an installed copy of the tool: a virtual
+environment outside the job's folder holding this checkout's package, as the install step
+leaves one (that step needs the package index, so the test marked `installs` runs it for
+real). A `sitecustomize.py` placed in that environment (never in the checkout) records
+which Python processes ran and whether they saw a forge token.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
-from tests.forge_fakes import GITHUB_TOKEN, FakeGitHub, serving
+from provisioner.emulator import EmulatorApp
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
+from provisioner.emulator.server import serving
+from tests.forge_fakes import GITHUB_TOKEN, FakeGitHub
+from tests.forge_fakes import serving as serving_forge
 from tests.workspace import AUDIENCES, SECRETS, kinesis
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPRESSION = re.compile(r"\$\{\{\s*([\w.-]+)\s*\}\}")
+VENV = "provisioner-venv"  # the install step's folder under RUNNER_TEMP
+BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]  # as `shell: bash` runs
+FINGERPRINT_KEY = "fingerprint-key-of-the-job-2a9d"
+PINNED = re.compile(r"[\w-]+/[\w.-]+@[0-9a-f]{40}")
+ID_TOKEN = "oidc-request-token-canary-3c1f"
+# Records, for each Python process of the installed environment, its arguments and whether
+# the forge and runner tokens were in its environment.
+# Written at exit: only then does sys.argv name the module that `-m` ran.
+RECORDER = """\
+import atexit, json, os, sys
+log = os.environ.get("ACTION_TEST_PROCESS_LOG")
+seen = {"token": "GITHUB_TOKEN" in os.environ,
+        "id_token": "ACTIONS_ID_TOKEN_REQUEST_TOKEN" in os.environ}
+
+def record():
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(json.dumps({"argv": sys.argv, **seen}) + "\\n")
+
+if log:
+    atexit.register(record)
+"""
 
 
 def action() -> dict[str, Any]:
     loaded: dict[str, Any] = YAML(typ="safe").load((ROOT / "action.yml").read_text("utf-8"))
     return loaded
+
+
+def install_step() -> dict[str, Any]:
+    return next(s for s in action()["runs"]["steps"] if s["name"] == "Install provisioner")
+
+
+def installed_copy(runner_temp: Path) -> Path:
+    """What the install step leaves in RUNNER_TEMP, made without the package index: a
+    virtual environment whose site-packages holds this checkout's package (its
+    dependencies are this test run's own), and its `provisioner` console script."""
+    venv = runner_temp / VENV
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
+    site_packages = Path(purelib)
+    shutil.copytree(
+        ROOT / "provisioner",
+        site_packages / "provisioner",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    # A plain path line: the dependencies, never this checkout's editable install hook.
+    (site_packages / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    (site_packages / "sitecustomize.py").write_text(RECORDER)
+    script = venv / "bin" / "provisioner"
+    script.write_text(
+        f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom provisioner.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    script.chmod(0o755)
+    return venv
 
 
 @dataclass
@@ -34,16 +97,27 @@ class StepRun:
     log: str
     outputs: dict[str, str]
     summary: str
+    processes: list[dict[str, Any]] = field(default_factory=list)
+
+    def tool_runs(self) -> list[dict[str, Any]]:
+        """The tool's own processes (validate, plan, apply), as the action started them."""
+        return [p for p in self.processes if p["argv"][0].endswith("provisioner/__main__.py")]
 
 
 class Runner:
-    """Runs the action's main step in a job folder: expressions filled in from the inputs,
-    as the runner does, and the variables GitHub Actions sets."""
+    """Runs the action's steps after the install in a job folder: expressions filled in
+    from the inputs and earlier steps' outputs, as the runner does, with the variables
+    GitHub Actions sets; a step that fails ends the run, as in a composite action."""
 
-    def __init__(self, root: Path, api_url: str) -> None:
+    def __init__(self, root: Path, api_url: str, venv: Path) -> None:
         self.root = root
         self.api_url = api_url
-        (root / "manifests").mkdir()
+        self.runner_temp = root.parent / f"{root.name}-runner-temp"
+        self.runner_temp.mkdir()
+        (self.runner_temp / VENV).symlink_to(venv)
+        (root / "manifests").mkdir(parents=True)
+        self.env: dict[str, str] = {}  # the job's own variables
+        self.event_name = "pull_request"
         self.event: dict[str, Any] = {
             "pull_request": {
                 "number": 12,
@@ -58,63 +132,92 @@ class Runner:
         for name, declared in spec["inputs"].items():
             values[f"inputs.{name}"] = self._fill(declared.get("default", ""), values)
         values |= {f"inputs.{k.replace('_', '-')}": v for k, v in inputs.items()}
-        step = next(s for s in spec["runs"]["steps"] if s.get("id") == "run")
-        step_env = {k: self._fill(v, values) for k, v in step["env"].items()}
-        out, summary = self.root / "output.txt", self.root / "summary.md"
-        for path in (out, summary):
+        out, summary = self.root.parent / "output.txt", self.root.parent / "summary.md"
+        processes = self.root.parent / "processes.jsonl"
+        for path in (out, summary, processes):
             path.write_text("", encoding="utf-8")
-        event_path = self.root / "event.json"
+        event_path = self.root.parent / "event.json"
         event_path.write_text(json.dumps(self.event), encoding="utf-8")
-        env = {
+        job_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AEP_", "GITHUB_"))},
             **SECRETS,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "CI": "",
+            "CI": "true",
             "GITHUB_ACTIONS": "true",
-            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_ACTION_PATH": str(ROOT),
+            "GITHUB_WORKSPACE": str(self.root),
+            "GITHUB_EVENT_NAME": self.event_name,
             "GITHUB_EVENT_PATH": str(event_path),
             "GITHUB_REPOSITORY": "octo/repo",
             "GITHUB_API_URL": self.api_url,
             "GITHUB_OUTPUT": str(out),
             "GITHUB_STEP_SUMMARY": str(summary),
-            "RUNNER_TEMP": str(self.root / "runner-temp"),
-            **step_env,
+            "RUNNER_TEMP": str(self.runner_temp),
+            "XDG_STATE_HOME": str(self.root.parent / "state"),
+            "ACTION_TEST_PROCESS_LOG": str(processes),
+            "PROVISIONER_FINGERPRINT_KEY": FINGERPRINT_KEY,
+            **self.env,
         }
-        done = subprocess.run(
-            ["bash", "-c", step["run"]],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        outputs = dict(
-            line.split("=", 1) for line in out.read_text("utf-8").splitlines() if "=" in line
-        )
-        return StepRun(done.returncode, done.stdout + done.stderr, outputs, summary.read_text())
+        code, log, outputs = 0, "", {}
+        for step in spec["runs"]["steps"][2:]:  # after setup-python and the install
+            step_env = {k: self._fill(v, values) for k, v in step.get("env", {}).items()}
+            done = subprocess.run(
+                [*BASH, step["run"]],
+                cwd=self.root,
+                env={**job_env, **step_env},
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            code, log = done.returncode, log + done.stdout + done.stderr
+            outputs = dict(
+                line.split("=", 1) for line in out.read_text("utf-8").splitlines() if "=" in line
+            )
+            if "id" in step:
+                values |= {f"steps.{step['id']}.outputs.{k}": v for k, v in outputs.items()}
+            if code != 0:
+                break
+        seen = [json.loads(line) for line in processes.read_text("utf-8").splitlines()]
+        return StepRun(code, log, outputs, summary.read_text("utf-8"), seen)
 
     @staticmethod
     def _fill(value: Any, values: dict[str, str]) -> str:
-        return EXPRESSION.sub(lambda m: values[m.group(1)], str(value))
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            # A step's output that was never set reads as empty, as on the runner.
+            return values.get(name, "") if name.startswith("steps.") else values[name]
+
+        return EXPRESSION.sub(lookup, str(value))
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return installed_copy(tmp_path_factory.mktemp("installed"))
 
 
 @pytest.fixture
 def github() -> Iterator[FakeGitHub]:
     fake = FakeGitHub()
-    with serving(fake) as url:
+    with serving_forge(fake) as url:
         fake.url = url  # type: ignore[attr-defined]
         yield fake
 
 
 @pytest.fixture
-def runner(tmp_path: Path, github: FakeGitHub) -> Runner:
-    return Runner(tmp_path, github.url)  # type: ignore[attr-defined]
+def runner(tmp_path: Path, github: FakeGitHub, venv: Path) -> Runner:
+    return Runner(tmp_path / "workspace", github.url, venv)  # type: ignore[attr-defined]
+
+
+def write_orders(runner: Runner, audiences: list[str] | None = None) -> Path:
+    manifest = runner.root / "manifests" / "orders.yaml"
+    manifest.write_text(kinesis("orders", audiences or []), encoding="utf-8")
+    return manifest
 
 
 def test_plan_posts_the_comment_and_sets_the_outputs(runner: Runner, github: FakeGitHub) -> None:
-    (runner.root / "manifests" / "orders.yaml").write_text(kinesis("orders"), encoding="utf-8")
-    step = runner.run(command="plan", paths="manifests", args="--emulator")
+    write_orders(runner)
+    step = runner.run(command="plan", paths="manifests", platform_url="emulator")
     assert step.code == 0, step.log
     assert step.outputs["has-changes"] == "true"
     assert step.outputs["exitcode"] == "2"
@@ -128,12 +231,12 @@ def test_plan_posts_the_comment_and_sets_the_outputs(runner: Runner, github: Fak
 
 
 def test_apply_then_plan_without_changes_posts_nothing(runner: Runner, github: FakeGitHub) -> None:
-    (runner.root / "manifests" / "orders.yaml").write_text(kinesis("orders"), encoding="utf-8")
-    applied = runner.run(command="apply", paths="manifests", args="--emulator")
+    write_orders(runner)
+    applied = runner.run(command="apply", paths="manifests", platform_url="emulator")
     assert applied.code == 0, applied.log
     assert applied.outputs["exitcode"] == "0"
     assert "Apply finished: " in applied.summary
-    step = runner.run(command="plan", paths="manifests", args="--emulator")
+    step = runner.run(command="plan", paths="manifests", platform_url="emulator")
     assert step.code == 0, step.log
     assert step.outputs["has-changes"] == "false" and step.outputs["create"] == "0"
     assert github.writes() == []
@@ -153,11 +256,31 @@ def test_a_fork_pull_request_gets_the_summary_and_a_warning(
     runner: Runner, github: FakeGitHub
 ) -> None:
     runner.event["pull_request"]["head"]["repo"]["full_name"] = "someone/repo"
-    (runner.root / "manifests" / "orders.yaml").write_text(kinesis("orders"), encoding="utf-8")
-    step = runner.run(command="plan", paths="manifests", args="--emulator")
+    write_orders(runner)
+    step = runner.run(command="plan", paths="manifests", platform_url="emulator")
     assert step.code == 0, step.log
     assert "::warning::This pull request comes from a fork" in step.log
     assert "<!-- provisioner-plan" in step.summary
+    assert github.seen == []
+
+
+def test_pull_request_target_posts_for_a_fork(runner: Runner, github: FakeGitHub) -> None:
+    """The deployment docs/safety.md describes: the base branch's workflow, whose token may
+    comment whatever the pull request's origin."""
+    runner.event_name = "pull_request_target"
+    runner.event["pull_request"]["head"]["repo"]["full_name"] = "someone/repo"
+    write_orders(runner)
+    step = runner.run(command="plan", paths="manifests", platform_url="emulator")
+    assert step.code == 0, step.log
+    assert [c["body"] for c in github.comments[12]] == [step.summary]
+
+
+def test_outside_a_pull_request_nothing_is_posted(runner: Runner, github: FakeGitHub) -> None:
+    runner.event_name, runner.event = "push", {"ref": "refs/heads/main"}
+    write_orders(runner)
+    step = runner.run(command="plan", paths="manifests", platform_url="emulator")
+    assert step.code == 0, step.log
+    assert "Not a pull request: the plan is in the job summary" in step.log
     assert github.seen == []
 
 
@@ -165,6 +288,148 @@ def test_an_unknown_command_is_refused(runner: Runner) -> None:
     step = runner.run(command="destroy")
     assert step.code == 1
     assert "::error::input command must be one of validate, plan, apply" in step.log
+
+
+# the trust boundary ---------------------------------------------------------------------
+
+CANARY_NAME = "checkout-code-ran"
+
+
+def plant_hostile_code(checkout: Path, canary: Path) -> None:
+    """A pull request's files that would run if anything imported from the checkout: a
+    `provisioner` package, Python's start-up hooks, and stand-ins for venv and pip."""
+    payload = f"open({str(canary)!r}, 'a').write(__name__ + '\\n')\n"
+    for module in ("provisioner", "venv", "pip", "provisioner/review", "provisioner/cli"):
+        (checkout / module).mkdir(parents=True, exist_ok=True)
+        (checkout / module / "__init__.py").write_text(payload)
+        (checkout / module / "__main__.py").write_text(payload)
+    (checkout / "provisioner" / "review" / "action.py").write_text(payload)
+    for hook in ("sitecustomize.py", "usercustomize.py", "click.py", "httpx.py"):
+        (checkout / hook).write_text(payload)
+
+
+def test_a_hostile_checkout_runs_none_of_its_code(runner: Runner, github: FakeGitHub) -> None:
+    canary = runner.root.parent / CANARY_NAME
+    plant_hostile_code(runner.root, canary)
+    write_orders(runner)
+    step = runner.run(command="plan", paths="manifests", platform_url="emulator")
+    assert not canary.exists(), canary.read_text()
+    assert step.code == 0, step.log
+    assert step.outputs["has-changes"] == "true"  # the installed tool planned
+    assert [c["body"] for c in github.comments[12]] == [step.summary]
+    [tool] = step.tool_runs()
+    installed = (runner.runner_temp / VENV).resolve()
+    assert Path(tool["argv"][0]).resolve().is_relative_to(installed), tool
+
+
+def test_the_tool_runs_without_the_forge_token(runner: Runner, github: FakeGitHub) -> None:
+    """Manifests are the pull request's: the processes that read them never hold a token
+    that writes to the forge, even when the job sets one for everything."""
+    runner.env = {"GITHUB_TOKEN": GITHUB_TOKEN, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": ID_TOKEN}
+    write_orders(runner)
+    step = runner.run(command="plan", paths="manifests", platform_url="emulator")
+    assert step.code == 0, step.log
+    [tool] = step.tool_runs()
+    assert tool["token"] is False and tool["id_token"] is False
+    [poster] = [p for p in step.processes if p["argv"][1:2] == ["comment"]]
+    assert poster["token"] is True  # only the step that posts holds it
+    assert [c["body"] for c in github.comments[12]] == [step.summary]
+
+
+@pytest.mark.parametrize(
+    "args", ["--platform-url https://elsewhere.example", "--platform-url=http://127.0.0.1:1",
+             "--sandbox prod --emulator"],
+)  # fmt: skip
+def test_args_cannot_name_the_target(runner: Runner, args: str) -> None:
+    write_orders(runner)
+    step = runner.run(command="plan", paths="manifests", args=args)
+    assert step.code == 1
+    assert "::error::input args may not name the target" in step.log
+    assert step.processes == []  # refused before the tool started
+
+
+def test_the_platform_url_input_outranks_the_project_file(
+    runner: Runner, github: FakeGitHub
+) -> None:
+    (runner.root / "provisioner.yaml").write_text(
+        "environments:\n  prod:\n    sandbox: prod\n    platformUrl: https://platform.adobe.io\n",
+        encoding="utf-8",
+    )
+    runner.env = {
+        "AEP_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "AEP_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "AEP_ORG_ID": DEFAULT_ORG,
+    }
+    write_orders(runner)
+    with serving(EmulatorApp()) as url:
+        runner.env["AEP_IMS_URL"] = url
+        step = runner.run(command="plan", paths="manifests", env="prod", platform_url=url)
+    assert step.code == 0, step.log
+    assert f"Target: {url} (org {DEFAULT_ORG}, sandbox prod)" in step.log
+    assert step.outputs["has-changes"] == "true"
+
+
+def test_the_action_pins_what_it_uses_and_installs_with_the_constraints() -> None:
+    text = (ROOT / "action.yml").read_text("utf-8")
+    uses = [s["uses"] for s in action()["runs"]["steps"] if "uses" in s]
+    assert uses and all(PINNED.fullmatch(u) for u in uses), uses
+    for used in uses:
+        assert re.search(re.escape(used) + r" # v\d+\.\d+\.\d+\n", text), used
+    script = install_step()["run"]
+    assert '--constraint "$GITHUB_ACTION_PATH/constraints.txt" "$GITHUB_ACTION_PATH"' in script
+    assert 'cd "$RUNNER_TEMP"' in script
+    assert "GITHUB_PATH" not in text  # later steps of the job keep their own Python
+
+
+@pytest.mark.installs
+def test_the_install_step_in_a_hostile_checkout(tmp_path: Path) -> None:
+    """The install step for real (pip reaches the package index, with constraints.txt), in a
+    checkout whose files would run if Python or pip imported from it; then a plan with the
+    tool it installed."""
+    action_path = tmp_path / "action"  # a copy: pip builds in the source folder
+    action_path.mkdir()
+    for name in ("pyproject.toml", "README.md", "constraints.txt", "action.yml"):
+        shutil.copy(ROOT / name, action_path)
+    shutil.copytree(
+        ROOT / "provisioner", action_path / "provisioner", ignore=shutil.ignore_patterns("*.pyc")
+    )
+    checkout, runner_temp, canary = tmp_path / "checkout", tmp_path / "temp", tmp_path / "canary"
+    checkout.mkdir()
+    runner_temp.mkdir()
+    plant_hostile_code(checkout, canary)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AEP_", "GITHUB_"))},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GITHUB_ACTION_PATH": str(action_path),
+        "RUNNER_TEMP": str(runner_temp),
+    }
+    step = install_step()
+    done = subprocess.run(
+        [*BASH, step["run"]],
+        cwd=checkout,
+        env={**env, **step["env"]},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not canary.exists(), canary.read_text()
+    tool = runner_temp / VENV / "bin" / "provisioner"
+    (checkout / "manifests").mkdir()
+    (checkout / "manifests" / "orders.yaml").write_text(kinesis("orders"), encoding="utf-8")
+    planned = subprocess.run(
+        [str(tool), "plan", "manifests", "--emulator"],
+        cwd=checkout,
+        env={**env, **SECRETS, "PYTHONSAFEPATH": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert "to create" in planned.stdout
+    assert not canary.exists(), canary.read_text()
 
 
 def test_a_pull_request_from_first_push_to_merge(runner: Runner, github: FakeGitHub) -> None:
@@ -176,28 +441,33 @@ def test_a_pull_request_from_first_push_to_merge(runner: Runner, github: FakeGit
     checked = runner.run(command="validate", paths="manifests")
     assert checked.code == 1 and "::error file=manifests/orders.yaml,line=" in checked.log
 
-    manifest.write_text(kinesis("orders", [AUDIENCES[0]]), encoding="utf-8")
-    first = runner.run(command="plan", paths="manifests", args="--emulator")
+    write_orders(runner, [AUDIENCES[0]])
+    first = runner.run(command="plan", paths="manifests", platform_url="emulator")
     assert first.code == 0, first.log
     assert [c["body"] for c in github.comments[12]] == [first.summary]
 
-    manifest.write_text(kinesis("orders", AUDIENCES[:2]), encoding="utf-8")
-    second = runner.run(command="plan", paths="manifests", args="--emulator")
+    write_orders(runner, AUDIENCES[:2])
+    second = runner.run(command="plan", paths="manifests", platform_url="emulator")
     assert second.code == 0, second.log
     assert [c["body"] for c in github.comments[12]] == [second.summary]  # the same one
     writes = len(github.writes())
     assert writes == 2  # one create, one update
 
-    again = runner.run(command="plan", paths="manifests", args="--emulator")
+    again = runner.run(command="plan", paths="manifests", platform_url="emulator")
     assert again.code == 0, again.log
     assert len(github.writes()) == writes  # the same text: not touched
 
     merged = runner.run(
-        command="apply", paths="manifests", args=f"--emulator --plan {again.outputs['plan-file']}"
+        command="apply",
+        paths="manifests",
+        args=f"--plan {again.outputs['plan-file']}",
+        platform_url="emulator",
     )
     assert merged.code == 0, merged.log
     assert "Apply finished: " in merged.summary and "0 failed" in merged.summary
-    after = runner.run(command="plan", paths="manifests", args="--emulator --detailed-exitcode")
+    after = runner.run(
+        command="plan", paths="manifests", args="--detailed-exitcode", platform_url="emulator"
+    )
     assert after.outputs["has-changes"] == "false", after.log
     [comment] = github.comments[12]  # still one comment, now saying there is nothing to do
     assert comment["body"] == after.summary and "No changes" in comment["body"]

@@ -72,6 +72,64 @@ def test_the_gitlab_pipeline_feeds_the_terraform_widget() -> None:
     assert pipeline["apply"]["resource_group"] == pipeline["drift"]["resource_group"]
 
 
+PINNED = re.compile(r"[\w-]+/[\w.-]+@[0-9a-f]{40}")
+READ_AS_DATA = {
+    "ref": "${{ github.event.pull_request.head.sha }}",
+    "persist-credentials": False,
+}
+
+
+@pytest.mark.parametrize("path", [ROOT / "action.yml", EXAMPLES / "github-workflow.yml"])
+def test_other_actions_are_pinned_by_commit(path: Path) -> None:
+    """A tag can be moved to other code; a commit cannot. The comment names the release."""
+    text = path.read_text(encoding="utf-8")
+    used = re.findall(r"uses: (\S+)(.*)", text)
+    others = [(ref, rest) for ref, rest in used if not ref.startswith("OWNER/")]
+    assert others
+    for ref, rest in others:
+        assert PINNED.fullmatch(ref), ref
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", rest), (ref, rest)
+
+
+def test_the_plan_job_reads_the_pull_request_as_data() -> None:
+    """The deployment docs/safety.md describes: the base branch's workflow plans, with the
+    pull request's files checked out without credentials and a client that only reads."""
+    workflow = load(EXAMPLES / "github-workflow.yml")
+    assert "pull_request_target" in workflow["on"] and "pull_request" not in workflow["on"]
+    jobs = workflow["jobs"]
+    assert jobs["plan"]["if"] == "github.event_name == 'pull_request_target'"
+    [checkout] = [s for s in jobs["plan"]["steps"] if "actions/checkout@" in s.get("uses", "")]
+    assert READ_AS_DATA.items() <= checkout["with"].items()
+    for job in jobs.values():
+        for step in job["steps"]:
+            if "actions/checkout@" in step.get("uses", ""):
+                assert step["with"]["persist-credentials"] is False
+            if "provisioner@" in step.get("uses", ""):
+                args = str(step.get("with", {}).get("args", ""))
+                assert "--platform-url" not in args and "--emulator" not in args
+    readonly = "${{ secrets.AEP_READONLY_CLIENT_SECRET }}"
+    assert jobs["plan"]["env"]["AEP_CLIENT_SECRET"] == readonly
+    assert jobs["drift"]["env"]["AEP_CLIENT_SECRET"] == readonly
+    assert jobs["apply"]["env"]["AEP_CLIENT_SECRET"] != readonly
+    assert "AEP_CLIENT_SECRET" not in workflow["env"]
+    assert workflow["env"]["PROVISIONER_ALLOW_ENV"] == "KINESIS_ACCESS_KEY_ID,KINESIS_SECRET_KEY"
+    assert "PROVISIONER_FINGERPRINT_KEY" in workflow["env"]
+
+
+def test_the_gitlab_pipeline_keeps_the_checkout_as_data() -> None:
+    pipeline = load(EXAMPLES / ".gitlab-ci.yml")
+    install = pipeline["default"]["before_script"]
+    assert install[0] == "python -P -m venv /opt/provisioner"
+    assert install[1].startswith("/opt/provisioner/bin/pip install ")
+    assert "--constraint" in install[1] and "/$TOOL_REF/constraints.txt" in install[1]
+    assert pipeline["variables"]["PYTHONSAFEPATH"] == "1"
+    assert "PROVISIONER_ALLOW_ENV" in pipeline["variables"]
+    readonly = pipeline[".read-only"]["variables"]["AEP_CLIENT_SECRET"]
+    assert readonly == "$AEP_READONLY_CLIENT_SECRET"
+    assert pipeline["plan"]["extends"] == pipeline["drift"]["extends"] == ".read-only"
+    assert "extends" not in pipeline["apply"]
+
+
 @pytest.mark.installs
 def test_the_pre_commit_hook(tmp_path: Path) -> None:
     """`pre-commit try-repo` installs the hook from this checkout, as a user's would (one

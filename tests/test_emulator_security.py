@@ -1,5 +1,6 @@
 """What the emulator keeps safe: no secret values on disk, owner-only files, no symbolic
-links, admin endpoints behind its credentials, a warning when others can reach it."""
+links, admin endpoints behind its credentials, no serving beyond loopback with its public
+credentials, and no secret in what it prints."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -16,10 +18,12 @@ import pytest
 from click.testing import CliRunner
 
 from provisioner.emulator import EmulatorApp, Store
+from provisioner.emulator import cli as emulator_cli_module
 from provisioner.emulator.admin import basic_authorization
 from provisioner.emulator.catalog import EVENT_HUBS_AUTH_SPEC, EVENT_HUBS_SPEC_ID
+from provisioner.emulator.cli import SECRET_VARIABLE
 from provisioner.emulator.cli import emulator as emulator_cli
-from provisioner.emulator.identity import DEFAULT_CLIENT_ID
+from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from provisioner.emulator.server import EmulatorTransport, is_loopback
 from provisioner.emulator.store import StoreFileError
 from provisioner.platform.target import check_url
@@ -202,29 +206,101 @@ def test_admin_endpoints_take_a_token_or_the_client_secret(client: httpx.Client)
 
 # serving beyond loopback -----------------------------------------------------------------
 
+OWN_SECRET = "own-emulator-secret-5b7e21"
 
-def test_a_wildcard_bind_warns_and_prints_a_url_the_tool_accepts(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "provisioner", "emulator", "serve"]
-    options = ["--host", "0.0.0.0", "--port", "0", "--db", ":memory:"]
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    url: str
+    banner: str
+
+    def stop(self) -> str:
+        """Stops the server; its stderr."""
+        self.process.terminate()
+        _, stderr = self.process.communicate(timeout=10)
+        return stderr
+
+
+def serve_process(*options: str, cwd: Path, env: dict[str, str] | None = None) -> Served:
+    command = [sys.executable, "-m", "provisioner", "emulator", "serve", "--port", "0"]
     process = subprocess.Popen(
-        [*command, *options],
+        [*command, "--db", ":memory:", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
     )
+    assert process.stdout is not None
+    banner = [process.stdout.readline() for _ in range(3)]
+    return Served(process, banner[0].split("serving on ")[1].split()[0], "".join(banner))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "emulator.example"])
+def test_beyond_loopback_the_well_known_credentials_are_refused(
+    host: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone who reaches the emulator could use its public secret: refused before anything
+    is opened or bound."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(SECRET_VARIABLE, raising=False)
+
+    def never_bound(*_: object, **__: object) -> None:
+        raise AssertionError("the emulator bound a socket")  # and would serve until killed
+
+    monkeypatch.setattr(emulator_cli_module, "make_server", never_bound)
+    for options in ([], ["--client-id", "own-client"]):  # a new id alone is no credential
+        result = CliRunner().invoke(emulator_cli, ["serve", "--host", host, *options])
+        assert result.exit_code == 1, result.output
+        [line] = result.output.splitlines()
+        assert f"refusing to listen on {host} with the emulator's well-known credentials" in line
+        assert "--client-secret of your own" in line
+    assert not (tmp_path / ".provisioner").exists()  # nothing opened
+
+
+def test_beyond_loopback_own_credentials_serve_with_a_warning(tmp_path: Path) -> None:
+    served = serve_process(
+        "--host", "0.0.0.0", "--client-id", "own-client", "--client-secret", OWN_SECRET,
+        cwd=tmp_path,
+    )  # fmt: skip
     try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split("serving on ")[1].split()[0]
-        assert url.startswith("http://127.0.0.1:")
-        assert check_url(url, "AEP_PLATFORM_URL") == url
-        assert httpx.get(f"{url}/emulator/health").status_code == 200
+        assert served.url.startswith("http://127.0.0.1:")
+        assert check_url(served.url, "AEP_PLATFORM_URL") == served.url
+        with httpx.Client(base_url=served.url) as client:
+            assert client.get("/emulator/health").status_code == 200
+            assert client.get("/emulator/stats", auth=("own-client", OWN_SECRET)).status_code == 200
+            refused = client.get("/emulator/stats", auth=ADMIN_AUTH)  # the public pair
+            assert refused.status_code == 401
     finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
+        stderr = served.stop()
     assert "Warning: listening on 0.0.0.0" in stderr
-    assert "unauthenticated test infrastructure" in stderr
     assert "reachable from the network" in stderr
+    assert OWN_SECRET not in served.banner and OWN_SECRET not in stderr
+    assert "AEP_CLIENT_ID=own-client AEP_CLIENT_SECRET=(the --client-secret given)" in (
+        served.banner
+    )
+
+
+def test_the_secret_from_the_environment_is_used_and_never_printed(tmp_path: Path) -> None:
+    """The variable keeps the secret out of process lists; the banner names no value."""
+    served = serve_process(cwd=tmp_path, env={SECRET_VARIABLE: OWN_SECRET})
+    try:
+        with httpx.Client(base_url=served.url) as client:
+            assert get_token(client, OWN_SECRET).status_code == 200
+            assert get_token(client).status_code == 401  # the default no longer works
+    finally:
+        stderr = served.stop()
+    assert OWN_SECRET not in served.banner + stderr
+    assert "AEP_CLIENT_SECRET=(the --client-secret given)" in served.banner
+
+
+def test_on_loopback_the_public_default_is_printed_to_connect_with(tmp_path: Path) -> None:
+    served = serve_process(cwd=tmp_path, env={SECRET_VARIABLE: ""})
+    try:
+        assert f"AEP_CLIENT_SECRET={DEFAULT_CLIENT_SECRET}" in served.banner
+    finally:
+        served.stop()
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,9 @@ def test_examples_conform_to_the_published_schema() -> None:
         jsonschema.validate(document, schema)
 
 
-def test_bare_audience_ids_expand_to_objects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bare_audience_ids_expand_to_objects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # its ${file:} secret must be inside the project
     text = KINESIS.format(name="orders") + (
         "audiences:\n  - 72ddd79b-6b0a-4e97-a8d2-112ccd81bd02\n"
@@ -131,7 +133,9 @@ def test_json_output(tmp_path: Path) -> None:
     ]
 
 
-def test_accounts_shared_with_the_same_settings_are_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_accounts_shared_with_the_same_settings_are_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # its ${file:} secret must be inside the project
     text = KINESIS.replace("  region:", "  account: shared\n  region:")
     path = write(tmp_path, "m.yaml", text.format(name="a") + "---\n" + text.format(name="b"))

@@ -57,6 +57,7 @@ from provisioner.platform.flow_action import (
 from provisioner.platform.ids import FLOW_SERVICE_PATH
 from provisioner.platform.limiter import Paused, RequestLimiter, Slot
 from provisioner.platform.redact import REDACTOR, Redactor
+from provisioner.platform.shapes import shape_problem
 from provisioner.platform.target import Target
 
 log = logging.getLogger("provisioner.http")
@@ -517,7 +518,7 @@ class PlatformClient:
             if error.status == 404:
                 return None
             raise
-        items = _items(f"{operation}: GET {FLOW_SERVICE_PATH}{path}", response)
+        items = _items(f"{operation}: GET {FLOW_SERVICE_PATH}{path}", response, kind)
         return items[0] if items else None
 
     def list_all(self, kind: str, filters: Sequence[str], operation: str) -> list[Resource]:
@@ -530,7 +531,7 @@ class PlatformClient:
         for _ in range(MAX_PAGES):
             response = self.call(operation, "GET", path, params=params)
             page = _object(where, response)
-            items.extend(_items_of(where, page, response.status_code))
+            items.extend(_items_of(where, page, response.status_code, kind))
             href = _next_link(where, page, response.status_code)
             if href is None:
                 return items
@@ -682,16 +683,23 @@ def _object(where: str, response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _items(where: str, response: httpx.Response) -> list[Resource]:
+def _items(where: str, response: httpx.Response, kind: str) -> list[Resource]:
     """The `items` of a read, each an object with an id."""
-    return _items_of(where, _object(where, response), response.status_code)
+    return _items_of(where, _object(where, response), response.status_code, kind)
 
 
-def _items_of(where: str, body: dict[str, Any], status: int) -> list[Resource]:
+def _items_of(where: str, body: dict[str, Any], status: int, kind: str) -> list[Resource]:
+    """The `items` of a read of `kind`: each an object with an id, whose fields that the
+    tool reads have the types it relies on (see provisioner.platform.shapes)."""
     items = body.get("items")
     if not isinstance(items, list):
         raise _malformed(where, status, "no list of items")
-    return [_resource(where, item, status) for item in items]
+    resources = [_resource(where, item, status) for item in items]
+    for resource in resources:
+        problem = shape_problem(kind, resource)
+        if problem is not None:
+            raise _malformed(where, status, problem)
+    return resources
 
 
 def _resource(where: str, item: Any, status: int = 200) -> Resource:

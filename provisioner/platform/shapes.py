@@ -1,0 +1,206 @@
+"""The JSON types the tool relies on in the Flow Service's objects, checked as they are read.
+
+The rest of the tool reads platform objects as plain dicts (`flow["targetConnectionIds"]`,
+`connection["auth"]["params"]`). A platform, or a proxy in between, that answers with a
+field of another type (a number for a list, a list for a name) must end the run with one
+line naming the object and the field, never as a crash deep inside the planner. So each
+object a read returns is checked here, against the fields the tool reads of it.
+
+A field may be absent, and most may be null: both read as "not set". Only where the tool
+needs a value once the field is there (a list's items, a selector's `value`) is null refused.
+Fields the tool never reads are not checked, so that a platform adding or changing them
+cannot stop a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SHOWN_ID_LENGTH = 64  # an id named in a message is cut to this: the answer may be hostile
+
+
+@dataclass(frozen=True)
+class Text:
+    """A JSON string."""
+
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A string, an integer, a boolean or null: what a credential parameter can be and
+    what a plan can show as a field's before and after."""
+
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A JSON array whose every item (never null) is `item`."""
+
+    item: Spec
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Obj:
+    """A JSON object: the named `fields` checked when present; with `values`, every value."""
+
+    fields: Mapping[str, Spec] = field(default_factory=dict)
+    values: Spec | None = None
+    nullable: bool = True
+
+
+Spec = Text | Scalar | ListOf | Obj
+
+_SPEC_REF = Obj({"id": Text(), "version": Text()})
+# Fields every Flow Service object has, that the tool reads: the name and description hold
+# its ownership marker, the etag guards its writes, updatedClient attributes drift.
+_COMMON: dict[str, Spec] = {
+    "name": Text(),
+    "description": Text(),
+    "etag": Text(),
+    "state": Text(),
+    "connectionSpec": _SPEC_REF,
+    "createdClient": Text(),
+    "updatedClient": Text(),
+}
+_SELECTORS = Obj(
+    {
+        "selectors": ListOf(
+            Obj(
+                {
+                    "type": Text(),
+                    "value": Obj(
+                        {"id": Text(), "name": Text(), "path": Text(), "operator": Text()},
+                        nullable=False,
+                    ),
+                }
+            )
+        )
+    }
+)
+SHAPES: dict[str, Obj] = {
+    "flows": Obj(
+        _COMMON
+        | {
+            "flowSpec": _SPEC_REF,
+            "sourceConnectionIds": ListOf(Text()),
+            "targetConnectionIds": ListOf(Text()),
+            "transformations": ListOf(
+                Obj(
+                    {
+                        "name": Text(),
+                        "params": Obj(
+                            {"profileSelectors": _SELECTORS, "segmentSelectors": _SELECTORS}
+                        ),
+                    }
+                )
+            ),
+            "lastRunDetails": Obj(),
+        }
+    ),
+    "targetConnections": Obj(
+        _COMMON | {"baseConnectionId": Text(), "params": Obj(), "data": Obj()}
+    ),
+    "sourceConnections": Obj(
+        _COMMON | {"baseConnectionId": Text(), "params": Obj(), "data": Obj()}
+    ),
+    "connections": Obj(
+        _COMMON | {"auth": Obj({"specName": Text(), "params": Obj(values=Scalar())})}
+    ),
+}
+# How a message names an object of each kind.
+_NOUNS = {
+    "flows": "dataflow",
+    "targetConnections": "target connection",
+    "sourceConnections": "source connection",
+    "connections": "connection",
+}
+
+
+def shape_problem(kind: str, resource: Mapping[str, Any]) -> str | None:
+    """What is wrong with `resource` (an object of `kind`, its id checked already), in words
+    that name it and the field; None when the fields the tool reads have their types."""
+    shape = SHAPES.get(kind)
+    if shape is None:
+        return None
+    found = _problem(shape, resource, "")
+    if found is None:
+        return None
+    path, what = found
+    noun = _NOUNS.get(kind, "object")
+    return f"{noun} {_shown_id(resource.get('id'))} whose {path} is {what}"
+
+
+def _problem(spec: Spec, value: Any, path: str) -> tuple[str, str] | None:
+    """(where, what is wrong) for the first field of `value` that is not `spec`, or None."""
+    if value is None:
+        return None if spec.nullable else (path, f"null, not {_expected(spec)}")
+    if not _is(spec, value):
+        return path, f"{_kind_of(value)}, not {_expected(spec)}"
+    if isinstance(spec, ListOf):
+        for index, item in enumerate(value):
+            if item is None:
+                return f"{path}[{index}]", f"null, not {_expected(spec.item)}"
+            found = _problem(spec.item, item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(spec, Obj):
+        for name, inner in spec.fields.items():
+            if name in value:
+                found = _problem(inner, value[name], _join(path, name))
+                if found is not None:
+                    return found
+        if spec.values is not None:
+            for name, inner_value in value.items():
+                found = _problem(spec.values, inner_value, _join(path, str(name)))
+                if found is not None:
+                    return found
+    return None
+
+
+def _is(spec: Spec, value: Any) -> bool:
+    if isinstance(spec, Text):
+        return isinstance(value, str)
+    if isinstance(spec, Scalar):
+        # bool is an int in Python, and JSON's 1.0 reads as a float: both checked by type.
+        return isinstance(value, str | bool) or type(value) is int
+    if isinstance(spec, ListOf):
+        return isinstance(value, list)
+    return isinstance(value, dict)
+
+
+def _expected(spec: Spec) -> str:
+    if isinstance(spec, Text):
+        return "a string"
+    if isinstance(spec, Scalar):
+        return "a string, an integer or a boolean"
+    if isinstance(spec, ListOf):
+        return "a list"
+    return "an object"
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _join(path: str, name: str) -> str:
+    # A key from the answer is shown only if it is short and plain: it may be hostile.
+    shown = name if name.isidentifier() and len(name) <= SHOWN_ID_LENGTH else "(a key)"
+    return f"{path}.{shown}" if path else shown
+
+
+def _shown_id(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= SHOWN_ID_LENGTH else text[:SHOWN_ID_LENGTH] + "…"
