@@ -63,11 +63,11 @@ def ws(request: pytest.FixtureRequest) -> Workspace:
 class Ui(Api):
     """The Experience Platform UI: another client (`exc_app`) of the emulator's HTTP API."""
 
-    def __init__(self, ws: Workspace, sandbox: str = "prod") -> None:
-        ws.emulator.config.clients[UI_CLIENT] = (UI_SECRET, DEFAULT_ORG)
+    def __init__(self, ws: Workspace, sandbox: str = "prod", client_id: str = UI_CLIENT) -> None:
+        ws.emulator.config.clients[client_id] = (UI_SECRET, DEFAULT_ORG)
         self.client = httpx.Client(base_url=ws.url)
         form = {
-            "client_id": UI_CLIENT,
+            "client_id": client_id,
             "client_secret": UI_SECRET,
             "grant_type": "client_credentials",
             "scope": "openid,AdobeID",
@@ -76,7 +76,7 @@ class Ui(Api):
         assert answer.status_code == 200, answer.text
         self.headers = {
             "Authorization": f"Bearer {answer.json()['access_token']}",
-            "x-api-key": UI_CLIENT,
+            "x-api-key": client_id,
             "x-gw-ims-org-id": DEFAULT_ORG,
             "x-sandbox-name": sandbox,
         }
@@ -844,3 +844,27 @@ def test_a_lost_token_reply_during_plan_is_asked_again(ws: Workspace) -> None:
     assert "Plan: 4 to create, 0 to update, 0 to replace, 0 to delete" in outcome.out
     assert tokens == ["POST", "POST"]  # the lost exchange, and the one asked again
     assert counts(ws) == NOTHING  # a plan writes nothing
+
+
+def test_a_forged_marker_does_not_make_its_maker_the_tools_client(ws: Workspace) -> None:
+    """Another client writes a connection carrying the project's marker, then edits a
+    managed dataflow: the edit is still drift (who made a marked object proves nothing)."""
+    ws.write("orders.yaml", kinesis("orders", [A]))
+    assert ws.apply().code == 0
+    flow = ws.flow("orders")
+    with Ui(ws, client_id="intruder") as intruder:
+        forged = kinesis_account(name="decoy") | {
+            "description": "managed by provisioner v3; account=decoy; fingerprint="
+        }
+        intruder.created("/connections", forged)
+        answer = intruder.patch(
+            f"/flows/{flow['id']}",
+            [{"op": "replace", "path": "/description", "value": "edited by another team"}],
+            intruder.one(f"/flows/{flow['id']}")["etag"],
+        )
+        assert answer.status_code in (200, 202), answer.text
+    shown = ws.plan("--format", "json")
+    assert shown.code == 0, shown.err
+    [change] = [c for c in shown.json["changes"] if c["type"] == "flow"]
+    assert change["drift"] is True
+    assert [w["names"] for w in shown.json["warnings"] if w["kind"] == "drift"] == [["orders"]]

@@ -492,3 +492,26 @@ def test_the_platforms_clients_never_count_as_the_last_writer() -> None:
     assert drifted(ran, target, "", {"tool"}) is False
     assert drifted(ran, target, digest_of(FLOW, target), {"tool"}) is False
     assert drifted(ran, target, digest_of(rewritten(FLOW, disabled), target), {"tool"}) is True
+
+
+def test_plans_that_leave_the_machine_hold_no_local_path(workspace: Workspace) -> None:
+    """The JSON and Markdown plans and a saved plan go to pull requests and artifacts: no
+    absolute path of the checkout (manifest locations, the embedded emulator's data file)
+    is in them, and the saved plan still applies."""
+    ws = workspace
+    ws.env = {k: v for k, v in ws.env.items() if not k.startswith("AEP_")}
+    ws.write("orders.yaml", kinesis("orders", [], ["person.lastName"]))
+    local = {str(ws.root), str(ws.root.resolve())}
+    for output_format in ("json", "markdown"):
+        shown = ws.run("plan", "manifests", "--emulator", "--format", output_format)
+        assert shown.code == 0, shown.err
+        assert not [path for path in local if path in shown.out]
+    saved = ws.run("plan", "manifests", "--emulator", "--out", "reviewed.json")
+    assert saved.code == 0, saved.err
+    text = (ws.root / "reviewed.json").read_text(encoding="utf-8")
+    assert not [path for path in local if path in text]
+    assert json.loads(text)["target"]["url"] == ".provisioner/emulator.db"
+    applied = ws.run(
+        "apply", "manifests", "--emulator", "--plan", "reviewed.json", "--auto-approve"
+    )
+    assert applied.code == 0, applied.err

@@ -97,7 +97,9 @@ def plan(
     """
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
     the_plan = _fresh_plan(context, concurrency)
-    click.echo(_render(the_plan, output_format), nl=False)
+    # What leaves this machine (JSON, Markdown for a comment) holds no local absolute path.
+    shown = the_plan if output_format == "text" else portable(the_plan, context.root)
+    click.echo(_render(shown, output_format), nl=False)
     if out is not None:
         _save_plan(portable(the_plan, context.root), out)
     changed = detailed_exitcode and the_plan.has_changes
@@ -167,8 +169,9 @@ def apply(
         the_plan.inputs = inputs
         refused = {}
         if saved is not None:
-            check_same_run(saved, the_plan)
-            refused = refusals(saved, portable(the_plan, context.root))
+            fresh = portable(the_plan, context.root)
+            check_same_run(saved, fresh)
+            refused = refusals(saved, fresh)
         click.echo(render_text(the_plan, colour=colour()), nl=False)
         if not the_plan.has_changes and not refused:
             return

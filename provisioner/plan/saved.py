@@ -190,10 +190,15 @@ def plan_inputs(manifests: Iterable[LoadedManifest], root: Path) -> list[PlanInp
 
 
 def portable(plan: Plan, root: Path) -> Plan:
-    """The plan with every manifest path in it relative to the project `root` (the
-    manifest locations, an account's directory for `${file:}`), as a saved plan holds them
-    and as a fresh plan is compared with one: the checkout's own path is in neither."""
-    return plan.with_changes([_portable_change(c, root) for c in plan.changes])
+    """The plan with every local path in it relative to the project `root` (the manifest
+    locations, an account's directory for `${file:}`, the embedded emulator's data file),
+    as a saved plan and the JSON and Markdown plans hold them and as a fresh plan is
+    compared with a saved one: the checkout's own path is in none of them."""
+    moved = plan.with_changes([_portable_change(c, root) for c in plan.changes])
+    if moved.target.kind == "emulator":  # its url is the data file's path on this machine
+        target = moved.target.model_copy(update={"url": project_path(moved.target.url, root)})
+        moved = moved.model_copy(update={"target": target})
+    return moved
 
 
 def _portable_change(change: AnyChange, root: Path) -> AnyChange:
