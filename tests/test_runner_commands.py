@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.cli.main import RunnerLog, for_runner_log
+from provisioner.runner_log import RunnerLog, for_runner_log
 from tests.forge_fakes import GITHUB_TOKEN, FakeGitHub, serving
 from tests.workspace import AUDIENCES, Outcome, Workspace, kinesis
 

@@ -1,10 +1,20 @@
-"""Finding manifest files under a folder."""
+"""Finding manifest files under a folder, and the project a folder belongs to."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+PROJECT_FILE = "provisioner.yaml"
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The project: the directory of the project file in `start` (default: the working
+    directory) or its nearest parent, else `start` itself (found as `find_project` finds
+    the project file, without loading it)."""
+    here = (start or Path.cwd()).resolve()
+    return next((d for d in (here, *here.parents) if (d / PROJECT_FILE).is_file()), here)
 
 
 def walk_manifest_files(folder: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:

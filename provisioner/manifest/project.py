@@ -30,6 +30,7 @@ from provisioner.errors import ProvisionerError
 from provisioner.fields.printable import reject_control_characters
 from provisioner.fields.templates import VARIABLE_NAME_PATTERN
 from provisioner.manifest.diagnose import validation_problems
+from provisioner.manifest.files import PROJECT_FILE
 from provisioner.manifest.load import (
     LoadedManifest,
     PathPart,
@@ -47,7 +48,6 @@ from provisioner.platform.target import (
     repository_url_refusal,
 )
 
-PROJECT_FILE = "provisioner.yaml"
 DEFAULT_PROJECT = "default"
 PROJECT_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 SANDBOX_NAME_PATTERN = r"^[a-z0-9-]+$"

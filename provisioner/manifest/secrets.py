@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from provisioner.fields.secrets import (
     SecretBoundaries,
@@ -18,19 +17,9 @@ from provisioner.fields.secrets import (
     SecretRefused,
     SecretResolutionError,
 )
+from provisioner.manifest.files import project_root
 from provisioner.manifest.load import LoadedManifest
 from provisioner.manifest.problems import Problem
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The project: the directory of the project file in `start` (default: the working
-    directory) or its nearest parent, else `start` itself. It is found as `find_project`
-    finds the project file, without loading it."""
-    # Imported here: the project module needs the checks, which need this module.
-    from provisioner.manifest.project import PROJECT_FILE
-
-    here = (start or Path.cwd()).resolve()
-    return next((d for d in (here, *here.parents) if (d / PROJECT_FILE).is_file()), here)
 
 
 def secret_boundaries(environ: Mapping[str, str] | None = None) -> SecretBoundaries:

@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from provisioner.cli.main import for_runner_log
 from provisioner.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR, ProvisionerError
 from provisioner.review.context import (
     forge_from_env,
@@ -26,6 +25,7 @@ from provisioner.review.context import (
     pull_request_number,
 )
 from provisioner.review.post import post_plan
+from provisioner.runner_log import for_runner_log
 
 COMMANDS = ("validate", "plan", "apply")
 COUNTS = ("create", "update", "replace", "delete")
