@@ -72,6 +72,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "import_",
         "Write a manifest for a live dataflow and bring it under management.",
     ),
+    "status": LazyCommand(
+        "provisioner.cli.status",
+        "status",
+        "Show whether each dataflow of the manifests is delivering: last run, identities, errors.",
+    ),
     "comment": LazyCommand(
         "provisioner.cli.comment",
         "comment",

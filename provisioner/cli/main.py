@@ -115,7 +115,7 @@ def _annotation_meant() -> bool:
     ctx = click.get_current_context(silent=True)
     return (
         ctx is not None
-        and ctx.command.name == "validate"
+        and ctx.command.name in ("validate", "status")
         and ctx.params.get("output_format") == "github"
     )
 

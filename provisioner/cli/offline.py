@@ -128,12 +128,25 @@ def _echo_validation_text(result: LoadResult) -> None:
     is_flag=True,
     help="The project file's schema instead (schemas/project.schema.json).",
 )
-def schema(of_plan: bool, of_project: bool) -> None:
+@click.option(
+    "--status",
+    "of_status",
+    is_flag=True,
+    help="The JSON status's schema instead (schemas/status.schema.json).",
+)
+def schema(of_plan: bool, of_project: bool, of_status: bool) -> None:
     """Print the manifest's JSON Schema (the same as schemas/manifest.schema.json)."""
-    if of_plan and of_project:
-        raise click.UsageError("choose one of --plan and --project")
-    text = plan_schema_text() if of_plan else schema_text()
-    click.echo(project_schema_text() if of_project else text, nl=False)
+    if of_plan + of_project + of_status > 1:
+        raise click.UsageError("choose one of --plan, --project and --status")
+    if of_plan:
+        text = plan_schema_text()
+    elif of_project:
+        text = project_schema_text()
+    elif of_status:
+        text = status_schema_text()
+    else:
+        text = schema_text()
+    click.echo(text, nl=False)
 
 
 def schema_text() -> str:
@@ -142,6 +155,12 @@ def schema_text() -> str:
 
 def plan_schema_text() -> str:
     return json.dumps(plan_json_schema(), indent=2) + "\n"
+
+
+def status_schema_text() -> str:
+    from provisioner.health.model import status_json_schema  # only this option needs it
+
+    return json.dumps(status_json_schema(), indent=2) + "\n"
 
 
 def project_schema_text() -> str:

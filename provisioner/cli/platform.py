@@ -115,6 +115,23 @@ def _fresh_plan(context: RunContext, concurrency: int) -> Plan:
     return the_plan
 
 
+def _wait_timeout(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """--wait-healthy's TIMEOUT in seconds. An optional value takes the next word, so a path
+    written after the bare option is read as one: the message says where to put it."""
+    if value is None:
+        return None
+    from provisioner.health.durations import DurationError, parse_duration
+
+    try:
+        return parse_duration(value)
+    except DurationError as error:
+        raise click.BadParameter(
+            f"{error} (give the timeout as --wait-healthy=TIMEOUT, or the option after the paths)",
+            ctx,
+            param,
+        ) from None
+
+
 @cli.command()
 @paths_argument
 @click.option(
@@ -132,6 +149,18 @@ def _fresh_plan(context: RunContext, concurrency: int) -> Plan:
     is_flag=True,
     help="Apply even when the plan deletes or replaces more than the safety threshold.",
 )
+@click.option(
+    "--wait-healthy",
+    "wait_healthy",
+    is_flag=False,
+    flag_value="75m",
+    default=None,
+    metavar="[TIMEOUT]",
+    callback=_wait_timeout,
+    help="After applying, wait until every changed, enabled dataflow with audiences has a "
+    "successful run started after the apply: up to 75m, or TIMEOUT given with '=' (such as "
+    "=2h). Exit 2 at a failed run or at the timeout.",
+)
 def apply(
     paths: tuple[Path, ...],
     plan_file: Path | None,
@@ -144,6 +173,7 @@ def apply(
     prune: bool,
     only: tuple[str, ...],
     force: bool,
+    wait_healthy: int | None,
 ) -> None:
     """Make the platform match the manifests in PATHS (default: the project's manifests).
 
@@ -156,6 +186,9 @@ def apply(
     differs from the reviewed one is refused, and a plan made for another target or
     options, or holding changes from manifests not given here, is refused whole. Etags
     are not compared: the platform moves them on its own after every run.
+
+    With --wait-healthy it then waits for the changed dataflows' first runs (see
+    `provisioner status`): a failed run ends the wait at once.
     """
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
     saved = _load_saved(plan_file) if plan_file is not None else None
@@ -177,7 +210,19 @@ def apply(
             return
         guard(the_plan, force)
         confirm(the_plan, auto_approve, "apply")
-        report = carry_out(client, the_plan, managed, "Applying", refused)
+        if wait_healthy is None:
+            report = carry_out(client, the_plan, managed, "Applying", refused)
+        else:
+            # Loaded here: only a wait needs the status machinery.
+            from provisioner.cli.status import platform_clock, wait_until_healthy
+
+            began = platform_clock(client).now()  # runs that count start after this
+            report = carry_out(client, the_plan, managed, "Applying", refused)
+            finish(report, the_plan)
+            wait_until_healthy(
+                client, context.scope, manifests, the_plan, refused, began, wait_healthy
+            )
+            return
     finish(report, the_plan)
 
 
