@@ -512,11 +512,6 @@ def test_the_status_benchmark_reads_runs_only_for_the_failing_on_a_tiny_fleet(
     assert "status beyond the no-op plan: 4 request(s)" in render(report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runner-log guard (cli/main.py, `_annotation_meant`) lets only validate's "
-    "annotations through; status's need `ctx.command.name in ('validate', 'status')`",
-)
 def test_under_github_actions_the_status_annotations_reach_the_runner(
     workspace: Workspace,
 ) -> None:
