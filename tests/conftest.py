@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,16 @@ from tests.contract.conflicts import UNDOCUMENTED_TOOL_WRITES
 from tests.contract.recording import RequestLog
 from tests.emulator_support import Api, emulator_config
 from tests.workspace import Workspace
+
+# The host's pipeline variables (CI runs this suite under `CI=true`, a developer may have
+# AEP_* or PROVISIONER_* exported) change what the tool does; every test starts without them
+# and the tests of those behaviours set exactly what they need.
+_HOST_VARIABLES = re.compile(r"^(CI|CI_.*|GITHUB_.*|GITLAB_.*|RUNNER_.*|AEP_.*|PROVISIONER_.*)$")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in [name for name in os.environ if _HOST_VARIABLES.match(name)]:
+        del os.environ[name]
 
 
 @pytest.fixture
