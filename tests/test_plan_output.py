@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -188,6 +188,27 @@ def test_plan_schema_file_is_current() -> None:
     assert committed == plan_schema_text(), (
         "run: provisioner schema --plan > schemas/plan.schema.json"
     )
+
+
+def _untyped_objects(node: object, where: str) -> Iterator[str]:
+    """Where the schema allows an object without saying what it holds."""
+    if isinstance(node, dict):
+        if node.get("type") == "object" and not (
+            "properties" in node or isinstance(node.get("additionalProperties"), dict)
+        ):
+            yield where
+        for key, value in node.items():
+            yield from _untyped_objects(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _untyped_objects(value, f"{where}/{index}")
+
+
+def test_the_plan_schema_types_every_object_the_plan_holds() -> None:
+    schema = json.loads(plan_schema_text())
+    assert list(_untyped_objects(schema, "#")) == []
+    # The check itself sees an untyped object where there is one.
+    assert list(_untyped_objects({"a": {"type": "object"}}, "#")) == ["#/a"]
 
 
 def big_plan(count: int) -> Plan:

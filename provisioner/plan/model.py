@@ -18,8 +18,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    SerializerFunctionWrapHandler,
-    model_serializer,
 )
 
 from provisioner import __version__
@@ -72,20 +70,25 @@ class PlanWarning(Model):
 # JSON Patch operations, typed by what the tool puts in them ---------------------------
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def omitted_when_none() -> Any:
+    """A field that defaults to None and is left out of the JSON when None, as the
+    platform's JSON Patch bodies are written. Per field (not a model serializer) so that the
+    published schema still types every property."""
+    return Field(default=None, exclude_if=_is_none)
+
+
 class Sparse(BaseModel):
-    """Written without its unset fields, as the platform's JSON Patch bodies are."""
-
     model_config = ConfigDict(extra="forbid")
-
-    @model_serializer(mode="wrap")
-    def _without_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class SegmentValue(Sparse):
-    id: str | None = None
-    name: str | None = None
-    description: str | None = None
+    id: str | None = omitted_when_none()
+    name: str | None = omitted_when_none()
+    description: str | None = omitted_when_none()
 
 
 class SegmentSelector(Sparse):
@@ -94,8 +97,8 @@ class SegmentSelector(Sparse):
 
 
 class ProfileValue(Sparse):
-    path: str | None = None
-    operator: Literal["EXISTS"] | None = None
+    path: str | None = omitted_when_none()
+    operator: Literal["EXISTS"] | None = omitted_when_none()
 
 
 class ProfileSelector(Sparse):
@@ -109,7 +112,7 @@ PatchValue = SegmentSelector | ProfileSelector | Params | str
 class PatchOp(Sparse):
     op: Literal["add", "remove", "replace"]
     path: str
-    value: PatchValue | None = None
+    value: PatchValue | None = omitted_when_none()
 
     def as_json(self) -> dict[str, Any]:
         """The operation as sent."""
