@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from provisioner.emulator.store import Store  # noqa: E402
-from provisioner.platform.client import PlatformClient  # noqa: E402
+from provisioner.platform.client import ClientOptions, PlatformClient  # noqa: E402
 from provisioner.state.live import read_live  # noqa: E402
 from tests.emulator_support import (  # noqa: E402
     platform_target,
@@ -46,7 +46,8 @@ def main() -> None:
             target = platform_target(url)
             tracemalloc.start()
             started = time.perf_counter()
-            with PlatformClient(target, concurrency=args.concurrency) as client:
+            options = ClientOptions(concurrency=args.concurrency)
+            with PlatformClient(target, options) as client:
                 live = read_live(client)
                 requests = client.request_count
             elapsed = time.perf_counter() - started

@@ -17,7 +17,7 @@ import httpx
 from provisioner.emulator.identity import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORG
 from provisioner.errors import TargetError
 from provisioner.files import UnsafePathError, ensure_private_dir, ignore_everything
-from provisioner.platform.client import PlatformClient
+from provisioner.platform.client import ClientOptions, PlatformClient
 from provisioner.platform.target import (
     DEFAULT_PLATFORM_URL,
     DEFAULT_SANDBOX,
@@ -114,14 +114,17 @@ def prepare_emulator_dir(folder: Path) -> None:
 def connect(
     target: Target, transport: httpx.BaseTransport | None = None, **options: Any
 ) -> PlatformClient:
-    """A client for `target`: over HTTP, or in-process to the embedded emulator's file."""
+    """A client for `target`: over HTTP, or in-process to the embedded emulator's file.
+    `options` are ClientOptions' fields."""
     if target.kind == "platform":
-        return PlatformClient(target, transport, **options)
+        return PlatformClient(target, ClientOptions(transport=transport, **options))
     if transport is None:
         transport = _embedded_emulator(target)
     # The embedded emulator is reached like any platform: its IMS, its own client secret.
     speaking = replace(target, ims_url=EMULATOR_BASE, client_secret=DEFAULT_CLIENT_SECRET)
-    return PlatformClient(speaking, transport, base_url=EMULATOR_BASE, **options)
+    return PlatformClient(
+        speaking, ClientOptions(transport=transport, base_url=EMULATOR_BASE, **options)
+    )
 
 
 def _embedded_emulator(target: Target) -> httpx.BaseTransport:

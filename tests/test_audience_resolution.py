@@ -17,7 +17,7 @@ from provisioner.manifest.checks import load_and_check
 from provisioner.plan.labels import label_plan
 from provisioner.plan.model import AudienceChanges, FlowChange, Plan, PlanTarget, Summary
 from provisioner.platform.audiences import SEGMENTATION_PATH, AudienceReader
-from provisioner.platform.client import PlatformClient, RetryPolicy
+from provisioner.platform.client import ClientOptions, PlatformClient, RetryPolicy
 from provisioner.state.audiences import AudienceResolution, resolve_audiences
 from tests.emulator_support import platform_target
 
@@ -68,7 +68,8 @@ def app() -> EmulatorApp:
 
 def client_for(app: EmulatorApp, sandbox: str = "prod") -> PlatformClient:
     target = replace(platform_target("http://emulator.invalid"), sandbox=sandbox)
-    return PlatformClient(target, EmulatorTransport(app), FAST, sleep=lambda _: None)
+    options = ClientOptions(EmulatorTransport(app), FAST, sleep=lambda _: None)
+    return PlatformClient(target, options)
 
 
 @pytest.fixture

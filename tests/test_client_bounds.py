@@ -14,7 +14,7 @@ from provisioner.emulator import EmulatorApp
 from provisioner.emulator.server import serving
 from provisioner.errors import TargetError
 from provisioner.platform import client as client_module
-from provisioner.platform.client import PlatformClient, RetryPolicy
+from provisioner.platform.client import ClientOptions, PlatformClient, RetryPolicy
 from provisioner.platform.failures import (
     AnswerLimitError,
     MalformedAnswerError,
@@ -30,7 +30,8 @@ TOKEN = {"access_token": ISSUED, "expires_in": 3600}
 
 def mock_client(handler: httpx.MockTransport, **options: object) -> PlatformClient:
     target = platform_target("https://platform.example")
-    return PlatformClient(target, handler, FAST, sleep=lambda _: None, **options)  # type: ignore[arg-type]
+    made = ClientOptions(handler, FAST, sleep=lambda _: None, **options)  # type: ignore[arg-type]
+    return PlatformClient(target, made)
 
 
 def test_the_token_exchange_is_retried_by_the_same_policy() -> None:
@@ -129,7 +130,10 @@ def test_a_compressed_answer_is_capped_once_decoded() -> None:
 
 
 def test_a_header_value_that_cannot_be_sent_is_not_retried(emulator: EmulatorApp) -> None:
-    with serving(emulator) as url, PlatformClient(platform_target(url), None, FAST) as client:
+    with (
+        serving(emulator) as url,
+        PlatformClient(platform_target(url), ClientOptions(policy=FAST)) as client,
+    ):
         client.tokens.token()
         before = client.request_count
         with pytest.raises(RequestNotSentError, match="nothing was sent") as caught:
@@ -143,7 +147,7 @@ def test_the_deadline_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PROVISIONER_REQUEST_DEADLINE", "7.5")
     with PlatformClient(target) as client:
         assert client.deadline == 7.5
-    with PlatformClient(target, deadline=3) as client:
+    with PlatformClient(target, ClientOptions(deadline=3)) as client:
         assert client.deadline == 3
     monkeypatch.setenv("PROVISIONER_REQUEST_DEADLINE", "-1")
     with pytest.raises(TargetError, match="PROVISIONER_REQUEST_DEADLINE"):

@@ -19,7 +19,7 @@ from provisioner.emulator import EmulatorApp, EmulatorConfig
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.emulator.strict import ActionForm
 from provisioner.plan.model import Plan
-from provisioner.platform.client import PlatformClient, RetryPolicy
+from provisioner.platform.client import ClientOptions, PlatformClient, RetryPolicy
 from provisioner.platform.failures import ApiCallError
 from provisioner.platform.flow_action import is_enabled
 from provisioner.platform.limiter import RequestLimiter
@@ -71,9 +71,10 @@ def apply_in_process(
     """What `provisioner apply --auto-approve` does, with one client (one run)."""
     target = platform_target(EMULATOR_URL)
     manifests = load_manifests([folder], secrets=True, environ=SECRETS).manifests
-    with PlatformClient(
-        target, transport, policy, concurrency=concurrency, sleep=sleep, limiter=limiter
-    ) as client:
+    options = ClientOptions(
+        transport, policy, concurrency=concurrency, sleep=sleep, limiter=limiter
+    )
+    with PlatformClient(target, options) as client:
         the_plan, managed = plan_for(client, manifests, target, Scope(), environ={})
         report = Applier(client, the_plan, managed).run()
         return Run(the_plan, report, client.action_forms.working)
@@ -82,7 +83,7 @@ def apply_in_process(
 def plan_in_process(folder: Path, transport: httpx.BaseTransport) -> Plan:
     target = platform_target(EMULATOR_URL)
     manifests = load_manifests([folder], secrets=True, environ=SECRETS).manifests
-    with PlatformClient(target, transport, FAST) as client:
+    with PlatformClient(target, ClientOptions(transport, FAST)) as client:
         return plan_for(client, manifests, target, Scope(), environ={})[0]
 
 
@@ -138,7 +139,8 @@ def _client(handler: Callable[[httpx.Request], httpx.Response]) -> PlatformClien
             return httpx.Response(200, json=body)
         return handler(request)
 
-    return PlatformClient(platform_target(EMULATOR_URL), httpx.MockTransport(with_token), FAST)
+    options = ClientOptions(httpx.MockTransport(with_token), FAST)
+    return PlatformClient(platform_target(EMULATOR_URL), options)
 
 
 def _refusal(message: str) -> httpx.Response:

@@ -16,7 +16,7 @@ from provisioner.apply.run import Applier
 from provisioner.cli.steps import Scope, load_manifests, plan_for
 from provisioner.emulator import EmulatorApp
 from provisioner.emulator.server import EmulatorTransport
-from provisioner.platform.client import PlatformClient, RetryPolicy
+from provisioner.platform.client import ClientOptions, PlatformClient, RetryPolicy
 from provisioner.platform.limiter import Paused, RequestLimiter, Slot
 from tests.emulator_support import platform_target
 from tests.test_flow_action import EMULATOR_URL, write_flows
@@ -225,7 +225,8 @@ def test_a_pause_one_call_caused_holds_a_call_on_another_thread() -> None:
     limiter = RequestLimiter(4, fake.clock, fake.sleep)
     once = RetryPolicy(attempts=1, rate_limited_attempts=1)
     target = platform_target(EMULATOR_URL)
-    with PlatformClient(target, httpx.MockTransport(handler), once, limiter=limiter) as client:
+    options = ClientOptions(httpx.MockTransport(handler), once, limiter=limiter)
+    with PlatformClient(target, options) as client:
         failed: list[Exception] = []
 
         def first() -> None:
@@ -283,14 +284,10 @@ def test_a_storm_of_429_slows_everyone_then_recovers_and_everything_converges(
     patient = RetryPolicy(attempts=40, base_delay=0.001, max_delay=0.002, max_elapsed=600)
     target = platform_target(EMULATOR_URL)
     manifests = load_manifests([folder], secrets=True, environ=SECRETS).manifests
-    with PlatformClient(
-        target,
-        httpx.MockTransport(handler),
-        patient,
-        concurrency=8,
-        sleep=fake.sleep,
-        limiter=limiter,
-    ) as client:
+    options = ClientOptions(
+        httpx.MockTransport(handler), patient, concurrency=8, sleep=fake.sleep, limiter=limiter
+    )
+    with PlatformClient(target, options) as client:
         the_plan, managed = plan_for(client, manifests, target, Scope(), environ={})
         report = Applier(client, the_plan, managed).run()
         storm.clear()

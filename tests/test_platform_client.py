@@ -21,7 +21,7 @@ from provisioner.emulator.server import EmulatorTransport, serving
 from provisioner.manifest.checks import load_and_check
 from provisioner.platform.audiences import AudienceReader
 from provisioner.platform.auth import TokenSource
-from provisioner.platform.client import PlatformClient, RetryPolicy
+from provisioner.platform.client import ClientOptions, PlatformClient, RetryPolicy
 from provisioner.platform.failures import AmbiguousWriteError, ApiCallError, UnreachableError
 from provisioner.platform.ids import IMS_TOKEN_PATH
 from provisioner.platform.target import Target
@@ -47,7 +47,7 @@ def client(request: pytest.FixtureRequest, emulator: EmulatorApp) -> Iterator[Pl
         return
     with (
         serving(emulator) as url,
-        PlatformClient(platform_target(url), None, FAST, sleep=sleeps) as c,
+        PlatformClient(platform_target(url), ClientOptions(policy=FAST, sleep=sleeps)) as c,
     ):
         yield c
 
@@ -86,7 +86,7 @@ def test_every_call_carries_the_platform_headers() -> None:
         return httpx.Response(201, json={"id": "x", "etag": '"e"'})
 
     target = replace(platform_target("https://platform.example"), sandbox="dev")
-    with PlatformClient(target, httpx.MockTransport(handler), FAST) as client:
+    with PlatformClient(target, ClientOptions(httpx.MockTransport(handler), FAST)) as client:
         client.call("create", "POST", "/connections", body={"name": "n"}, ok=(201,))
         client.call("read", "GET", "/connections")
     token_request, post, get = seen
@@ -191,7 +191,10 @@ def test_an_expired_token_is_renewed_once(
 def test_a_bad_static_token_is_a_clear_error(emulator: EmulatorApp) -> None:
     with serving(emulator) as url:
         target = replace(platform_target(url, secret=""), access_token="not-a-token")
-        with PlatformClient(target, None, FAST) as client, pytest.raises(ApiCallError) as caught:
+        with (
+            PlatformClient(target, ClientOptions(policy=FAST)) as client,
+            pytest.raises(ApiCallError) as caught,
+        ):
             client.list_all("flows", [], "read dataflows")
     message = str(caught.value)
     assert "read dataflows: GET /data/foundation/flowservice/flows answered 401 401013" in message
@@ -202,7 +205,7 @@ def test_a_bad_static_token_is_a_clear_error(emulator: EmulatorApp) -> None:
 def test_a_wrong_client_secret_is_a_clear_error(emulator: EmulatorApp) -> None:
     with (
         serving(emulator) as url,
-        PlatformClient(platform_target(url, CANARY), None, FAST) as c,
+        PlatformClient(platform_target(url, CANARY), ClientOptions(policy=FAST)) as c,
         pytest.raises(ApiCallError) as caught,
     ):
         c.list_all("flows", [], "read")
@@ -329,9 +332,7 @@ def test_an_unreachable_platform_is_reported(emulator: EmulatorApp) -> None:
     with (
         PlatformClient(
             replace(platform_target(url), access_token="t"),
-            None,
-            RetryPolicy(attempts=3, base_delay=0.001),
-            sleep=Sleeps(),
+            ClientOptions(policy=RetryPolicy(attempts=3, base_delay=0.001), sleep=Sleeps()),
         ) as client,
         pytest.raises(UnreachableError, match="no answer after 3 tries"),
     ):
@@ -375,7 +376,10 @@ def test_forbidden_hint_names_the_product_profile(emulator: EmulatorApp) -> None
     with serving(emulator) as url:
         target = replace(platform_target(url), org="OTHER@AdobeOrg")
         emulator.config.clients[DEFAULT_CLIENT_ID] = (DEFAULT_CLIENT_SECRET, DEFAULT_ORG)
-        with PlatformClient(target, None, FAST) as client, pytest.raises(ApiCallError) as caught:
+        with (
+            PlatformClient(target, ClientOptions(policy=FAST)) as client,
+            pytest.raises(ApiCallError) as caught,
+        ):
             client.list_all("flows", [], "read")
     assert "answered 403 403025" in str(caught.value) and "product profile" in str(caught.value)
 
@@ -388,7 +392,10 @@ def test_no_secret_in_any_log_or_error(
 ) -> None:
     emulator.config.clients[DEFAULT_CLIENT_ID] = (CANARY, DEFAULT_ORG)
     caplog.set_level(logging.DEBUG)
-    with serving(emulator) as url, PlatformClient(platform_target(url, CANARY), None, FAST) as c:
+    with (
+        serving(emulator) as url,
+        PlatformClient(platform_target(url, CANARY), ClientOptions(policy=FAST)) as c,
+    ):
         c.redact.add("canary-account-key")
         emulator.faults.update({"rate_429": 0.3, "rate_5xx": 0.2, "retry_after": 0, "seed": 3})
         c.create(
@@ -449,7 +456,7 @@ def test_a_refused_audience_filter_is_an_error_not_no_such_audience(
     loaded = load_and_check([manifest]).manifests
     with (
         serving(emulator) as url,
-        PlatformClient(platform_target(url), _StricterFilter(), FAST) as client,
+        PlatformClient(platform_target(url), ClientOptions(_StricterFilter(), FAST)) as client,
         pytest.raises(ApiCallError) as caught,
     ):
         resolve_audiences(AudienceReader(client), loaded, "prod")

@@ -16,7 +16,7 @@ from provisioner.emulator.audiences import AUDIENCES_PATH
 from provisioner.emulator.cli import emulator as emulator_cli
 from provisioner.emulator.identity import DEFAULT_ORG
 from provisioner.emulator.server import EmulatorTransport
-from provisioner.platform.client import PlatformClient, RetryPolicy
+from provisioner.platform.client import ClientOptions, PlatformClient, RetryPolicy
 from provisioner.platform.failures import ApiCallError, UnknownSandboxError, says_unknown_sandbox
 from tests.emulator_support import (
     ADMIN_AUTH,
@@ -143,7 +143,7 @@ def test_the_client_names_an_unknown_sandbox(
 ) -> None:
     emulator.config.unknown_sandbox_status = status  # a live platform's, or the documented
     prdo = replace(platform_target("http://emulator.invalid"), sandbox="prdo")
-    with PlatformClient(prdo, EmulatorTransport(emulator), FAST) as client:
+    with PlatformClient(prdo, ClientOptions(EmulatorTransport(emulator), FAST)) as client:
         # A 404 from a read by id must not read as "no such object".
         for read in (
             lambda: client.get("flows", "some-id", "read dataflow"),
@@ -165,7 +165,7 @@ def test_a_bare_500_before_any_success_reads_as_an_unknown_sandbox(
     emulator: EmulatorApp,
 ) -> None:
     with PlatformClient(
-        platform_target("http://e.invalid"), EmulatorTransport(emulator), FAST
+        platform_target("http://e.invalid"), ClientOptions(EmulatorTransport(emulator), FAST)
     ) as c:
         # As a live platform answered an unknown sandbox: 500, and nothing the tool relies on.
         emulator.faults.add_rule(FaultRule("500", "GET", "/flows"))

@@ -17,18 +17,16 @@ of the two ways.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from provisioner.errors import PlatformError
 from provisioner.platform.client import MAX_PAGES, PlatformClient
 from provisioner.platform.failures import ApiCallError, MalformedAnswerError
+from provisioner.platform.shapes import json_object, malformed
 
 SEGMENTATION_PATH = "/data/core/ups"
 AUDIENCES = "/audiences"
@@ -152,9 +150,9 @@ class AudienceReader:
             if error.status == 404:  # the API's answer when none of the ids exists
                 return {}
             raise _unavailable(error) from None
-        results = _object(where, response).get("results")
+        results = json_object(where, response).get("results")
         if not isinstance(results, dict):
-            raise _malformed(where, response.status_code, "no `results` object")
+            raise malformed(where, response.status_code, "no `results` object")
         found = {}
         for key, value in results.items():
             # A result is an audience, or an error object in its place (not found).
@@ -194,10 +192,10 @@ class AudienceReader:
             )
         except ApiCallError as error:
             raise _unavailable(error) from None
-        body = _object(where, response)
+        body = json_object(where, response)
         children = body.get("children")
         if not isinstance(children, list):
-            raise _malformed(where, response.status_code, "no list of `children`")
+            raise malformed(where, response.status_code, "no list of `children`")
         page = [_audience(where, response.status_code, c) for c in children]
         meta = body.get("_page")
         total = meta.get("totalCount") if isinstance(meta, dict) else None
@@ -216,29 +214,12 @@ def _unavailable(error: ApiCallError) -> PlatformError:
     )
 
 
-def _malformed(where: str, status: int, what: str) -> MalformedAnswerError:
-    return MalformedAnswerError(
-        f"{where} answered {status} with {what}; the platform (or a proxy in between) sent "
-        "something unexpected"
-    )
-
-
-def _object(where: str, response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = json.loads(response.content)
-    except (ValueError, RecursionError):
-        raise _malformed(where, response.status_code, "a body that is not JSON") from None
-    if not isinstance(body, dict):
-        raise _malformed(where, response.status_code, "JSON that is not an object")
-    return body
-
-
 def _audience(where: str, status: int, value: Any, key: str | None = None) -> PlatformAudience:
     if not isinstance(value, dict):
-        raise _malformed(where, status, "an audience that is not an object")
+        raise malformed(where, status, "an audience that is not an object")
     audience_id = value.get("id", key)
     if not isinstance(audience_id, str) or not audience_id:
-        raise _malformed(where, status, "an audience without an id")
+        raise malformed(where, status, "an audience without an id")
     name = value.get("name")
     state = value.get("lifecycleState", value.get("lifecycleStatus"))
     description = value.get("description")

@@ -20,6 +20,10 @@ A request answered 429 waits its own `Retry-After` (the retry policy honours it)
 `Retry-After` (`PAUSE_EVERYONE_FROM` seconds or more: the platform wants quiet) pauses
 every thread: no request of the run is sent before the moment the platform asked for.
 
+A platform that meters requests a second is not helped by fewer in flight: when its 429s
+persist, a `Pacer` (provisioner.platform.pacing) learns the rate it accepts and spaces the
+sends to it, on top of the limit on requests in flight.
+
 Time is `clock` and waiting is `sleep` (both injectable); waiting for a free slot is a
 condition variable, woken by whoever frees one.
 """
@@ -32,6 +36,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from provisioner.platform.pacing import Pacer
 
 log = logging.getLogger("provisioner.http")
 
@@ -49,9 +55,12 @@ def overloaded(status: int) -> bool:
 
 @dataclass(frozen=True)
 class Slot:
-    """One request in flight; `round` is how many cuts the limit had when it was sent."""
+    """One request in flight; `round` is how many cuts the limit had when it was sent,
+    `pace_round` how many changes its pace had, `sent_at` when (the limiter's clock)."""
 
     round: int
+    pace_round: int = 0
+    sent_at: float = 0.0
 
 
 class Paused(Exception):
@@ -84,6 +93,7 @@ class RequestLimiter:
         self._successes = 0
         self._paused_until = float("-inf")
         self._pauser: object = None  # who asked for the pause: it waits by itself
+        self.pacer = Pacer(clock())
         self.history: deque[int] = deque([self.ceiling], maxlen=_HISTORY)
 
     @property
@@ -97,10 +107,12 @@ class RequestLimiter:
             return self._in_flight
 
     def acquire(self, budget: float, who: object = None) -> Slot:
-        """A slot, once no pause holds and fewer than the limit are in flight.
+        """A slot, once no pause holds, fewer than the limit are in flight and the pace (if
+        any) has come to this request's turn.
 
-        Raises `Paused` when a pause outlasts `budget` (seconds the caller may wait);
-        `who` is excused from a pause it asked for (its own backoff already waits it out).
+        Raises `Paused` when a pause (or the pace) outlasts `budget` (seconds the caller may
+        wait); `who` is excused from a pause it asked for (its own backoff already waits it
+        out).
         """
         spent = 0.0
         while True:
@@ -109,8 +121,8 @@ class RequestLimiter:
                 excused = who is not None and self._pauser is who
                 if pause <= 0 or excused:
                     if self._in_flight < self._limit:
-                        self._in_flight += 1
-                        return Slot(self._round)
+                        slot, turn = self._take(budget - spent)
+                        break
                     if spent >= budget:
                         raise Paused(spent)
                     # A free slot is signalled by release(); real time passes meanwhile.
@@ -123,6 +135,27 @@ class RequestLimiter:
             log.debug("all requests paused: %.2f s left", pause)
             self._sleep(pause)
             spent += pause
+        if turn > 0:
+            self._wait_turn(slot, turn)
+        return slot
+
+    def _take(self, budget: float) -> tuple[Slot, float]:
+        """A slot and the seconds until the pace lets it be sent (the lock is held)."""
+        now = self._clock()
+        turn = self.pacer.next_turn(now)
+        if turn > budget:
+            raise Paused(turn)
+        self._in_flight += 1
+        turn = self.pacer.reserve(now)
+        return Slot(self._round, self.pacer.round, now + turn), turn
+
+    def _wait_turn(self, slot: Slot, seconds: float) -> None:
+        """Wait for a paced request's turn, holding its slot (given back if interrupted)."""
+        try:
+            self._sleep(seconds)
+        except BaseException:
+            self.release(slot)
+            raise
 
     def release(self, slot: Slot) -> None:
         with self._changed:
@@ -144,6 +177,8 @@ class RequestLimiter:
                 self._cut(status, slot, metered=status == 429 and retry_after is not None)
             else:
                 self._succeeded()
+            if slot is not None and (status == 429 or not overloaded(status)):
+                self.pacer.answered(self._clock(), status == 429, slot.pace_round, slot.sent_at)
 
     def _cut(self, status: int, slot: Slot | None, metered: bool) -> None:
         self._successes = 0

@@ -1,4 +1,5 @@
-"""The JSON types the tool relies on in the Flow Service's objects, checked as they are read.
+"""The answers the tool relies on, checked as they are read: JSON bodies, the Flow Service's
+lists and pages, and the JSON types of the fields the tool reads of each object.
 
 The rest of the tool reads platform objects as plain dicts (`flow["targetConnectionIds"]`,
 `connection["auth"]["params"]`). A platform, or a proxy in between, that answers with a
@@ -14,10 +15,16 @@ cannot stop a run.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
+from provisioner.platform.failures import MalformedAnswerError
+
+Resource = dict[str, Any]
 SHOWN_ID_LENGTH = 64  # an id named in a message is cut to this: the answer may be hostile
 
 
@@ -204,3 +211,78 @@ def _join(path: str, name: str) -> str:
 def _shown_id(value: Any) -> str:
     text = str(value)
     return text if len(text) <= SHOWN_ID_LENGTH else text[:SHOWN_ID_LENGTH] + "…"
+
+
+# answers -------------------------------------------------------------------------------
+
+
+def malformed(where: str, status: int, what: str) -> MalformedAnswerError:
+    return MalformedAnswerError(
+        f"{where} answered {status} with {what}; the platform (or a proxy in between) sent "
+        "something unexpected"
+    )
+
+
+def json_body(where: str, response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except (ValueError, RecursionError):
+        raise malformed(where, response.status_code, "a body that is not JSON") from None
+
+
+def json_object(where: str, response: httpx.Response) -> dict[str, Any]:
+    body = json_body(where, response)
+    if not isinstance(body, dict):
+        raise malformed(where, response.status_code, "JSON that is not an object")
+    return body
+
+
+def items(where: str, response: httpx.Response, kind: str) -> list[Resource]:
+    """The `items` of a read, each an object with an id."""
+    return items_of(where, json_object(where, response), response.status_code, kind)
+
+
+def items_of(where: str, body: dict[str, Any], status: int, kind: str) -> list[Resource]:
+    """The `items` of a read of `kind`: each an object with an id, whose fields that the
+    tool reads have the types it relies on (`SHAPES`)."""
+    listed = body.get("items")
+    if not isinstance(listed, list):
+        raise malformed(where, status, "no list of items")
+    resources = [resource(where, item, status) for item in listed]
+    for each in resources:
+        problem = shape_problem(kind, each)
+        if problem is not None:
+            raise malformed(where, status, problem)
+    return resources
+
+
+def resource(where: str, item: Any, status: int = 200) -> Resource:
+    if not isinstance(item, dict):
+        raise malformed(where, status, "an item that is not an object")
+    if not isinstance(item.get("id"), str) or not item["id"]:
+        raise malformed(where, status, "an object without an id")
+    return item
+
+
+def next_link(where: str, body: dict[str, Any], status: int) -> str | None:
+    """A page's link to the next, a Flow Service path; None on the last page."""
+    links = body.get("_links") or {}
+    following = links.get("next") if isinstance(links, dict) else None
+    href = following.get("href") if isinstance(following, dict) else None
+    if not href:
+        return None
+    if not isinstance(href, str) or not href.startswith("/") or href.startswith("//"):
+        raise malformed(where, status, "a next link that is not a Flow Service path")
+    return href
+
+
+def etag_in(found: Resource) -> str | None:
+    etag = found.get("etag")
+    return etag if isinstance(etag, str) and etag else None
+
+
+def etag_of(where: str, response: httpx.Response) -> str | None:
+    """The etag of a write's answer; None when it has no body or no etag."""
+    if not response.content.strip():
+        return None
+    return etag_in(json_object(where, response))
