@@ -83,3 +83,35 @@ def test_admin_endpoints_manage_faults_and_count_requests(api: Api) -> None:
     rule = api.post("/emulator/rules", json={"action": "503", "method": "DELETE"})
     assert rule.json()["rules"] == [{"action": "503", "method": "DELETE", "path": "", "times": 1}]
     assert api.request("PUT", "/emulator/faults", json={"nope": 1}).status_code == 400
+
+
+def test_without_faults_a_request_never_consults_them(
+    emulator: EmulatorApp, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consulted: list[str] = []
+    choose = emulator.faults.choose
+
+    def counted(method: str, path: str) -> str | None:
+        consulted.append(f"{method} {path}")
+        return choose(method, path)
+
+    monkeypatch.setattr(emulator.faults, "choose", counted)
+    assert api.get("/flows").status_code == 200
+    assert consulted == []
+    emulator.faults.update({"latency_ms": 1})  # any fault set: consulted from now on
+    assert api.get("/flows").status_code == 200
+    assert consulted == ["GET /data/foundation/flowservice/flows"]
+
+
+def test_requests_in_flight_are_measured_from_the_first_stats_reset(
+    emulator: EmulatorApp, api: Api
+) -> None:
+    api.get("/flows")
+    assert api.get("/emulator/stats").json()["in_flight"] is None  # not measured: no cost
+    assert emulator.stats.in_flight is None
+    api.request("POST", "/emulator/stats/reset")
+    emulator.faults.update({"latency_ms": 20})
+    api.get("/flows")
+    in_flight = api.get("/emulator/stats").json()["in_flight"]
+    assert in_flight["peak"] == 1 and in_flight["current"] == 0
+    assert in_flight["request_seconds"] >= 0.02

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from provisioner.emulator import EmulatorApp, Store
-from provisioner.emulator import cli as emulator_cli_module
+from provisioner.emulator import server as emulator_server_module
 from provisioner.emulator.admin import basic_authorization
 from provisioner.emulator.catalog import EVENT_HUBS_AUTH_SPEC, EVENT_HUBS_SPEC_ID
 from provisioner.emulator.cli import SECRET_VARIABLE
@@ -249,7 +249,7 @@ def test_beyond_loopback_the_well_known_credentials_are_refused(
     def never_bound(*_: object, **__: object) -> None:
         raise AssertionError("the emulator bound a socket")  # and would serve until killed
 
-    monkeypatch.setattr(emulator_cli_module, "make_server", never_bound)
+    monkeypatch.setattr(emulator_server_module, "make_server", never_bound)
     for options in ([], ["--client-id", "own-client"]):  # a new id alone is no credential
         result = CliRunner().invoke(emulator_cli, ["serve", "--host", host, *options])
         assert result.exit_code == 1, result.output

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from provisioner.emulator.cli import emulator as emulator_cli
 from tests.emulator_support import Api, Chain, start_serve_process
 
 
@@ -65,6 +67,37 @@ def test_serve_help_lists_the_variants() -> None:
         "--audiences-disabled",
     ):
         assert option in result.stdout
+
+
+def test_serve_help_sets_the_resilience_tools_apart() -> None:
+    """Faults, latency and the quota are tools for testing a pipeline, not what every user
+    of the emulator needs: `--help` lists them in a section of their own, last."""
+    result = CliRunner().invoke(emulator_cli, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    everyday, _, rest = result.output.partition("\nOptions:\n")
+    everyday, _, variants = rest.partition("\nWhere Adobe's documents disagree:\n")
+    variants, _, resilience = variants.partition("\nOptions for testing a pipeline's resilience:\n")
+    for option in ("--host", "--port", "--db", "--sandbox", "--audiences", "--run-every"):
+        assert option in everyday
+    for option in ("--patch-status", "--delete-status", "--strict", "--unknown-sandbox"):
+        assert option in variants
+    for option in (
+        "--latency-ms",
+        "--rate-429",
+        "--retry-after",
+        "--rate-5xx",
+        "--lose-create-rate",
+        "--seed",
+        "--quota-rps",
+        "--quota-burst",
+    ):
+        assert option in resilience and option not in everyday + variants
+
+
+def test_a_burst_without_a_rate_is_refused() -> None:
+    result = CliRunner().invoke(emulator_cli, ["serve", "--quota-burst", "5"])
+    assert result.exit_code == 2
+    assert "--quota-burst needs --quota-rps" in result.output
 
 
 def test_a_port_in_use_is_a_clear_error(serve_process: tuple[str, str]) -> None:

@@ -23,8 +23,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from provisioner.emulator.app import EmulatorApp, EmulatorConfig
+    from provisioner.emulator.app import EmulatorApp
     from provisioner.emulator.audiences import Audiences, AudienceSeed
+    from provisioner.emulator.config import EmulatorConfig
     from provisioner.emulator.faults import FaultRule, Faults
     from provisioner.emulator.store import Store, StoreFileError
 
@@ -32,7 +33,7 @@ _HOMES = {
     "AudienceSeed": "audiences",
     "Audiences": "audiences",
     "EmulatorApp": "app",
-    "EmulatorConfig": "app",
+    "EmulatorConfig": "config",
     "FaultRule": "faults",
     "Faults": "faults",
     "Store": "store",

@@ -2,16 +2,23 @@
 
 Rates apply at random (seedable); rules apply to the next matching requests, exactly,
 so a test can say "lose the response of the next POST /flows" and know it happened.
+
+Off unless asked for: while no rule, rate or latency is set, a request does not touch them
+(`Faults.active`), so an emulator without faults spends nothing on them.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from provisioner.emulator.catalog import FLOW_SERVICE_PATH
+from provisioner.emulator.errors import ApiError, throttled
+from provisioner.emulator.messages import Response
 
 FaultAction = Literal["429", "500", "502", "503", "504", "lose", "drop"]
 ACTIONS: tuple[str, ...] = ("429", "500", "502", "503", "504", "lose", "drop")
@@ -59,6 +66,11 @@ class Faults:
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
 
+    def active(self) -> bool:
+        """Whether any fault may apply; read without the lock, as `choose` checks again."""
+        rates = self.rate_429 or self.rate_5xx or self.lose_create_rate
+        return bool(self.rules or rates or self.latency_ms)
+
     def choose(self, method: str, path: str) -> str | None:
         """The fault for this request, if any: a rule first, then the random rates."""
         with self._lock:
@@ -96,3 +108,25 @@ class Faults:
             raise ValueError(f"unknown fault action '{rule.action}'")
         with self._lock:
             self.rules.append(rule)
+
+
+def inject(faults: Faults, method: str, path: str, answer: Callable[[], Response]) -> Response:
+    """`answer()`, or the fault chosen for this request instead: the latency first, then a
+    dropped connection (nothing done), a status (nothing done), or a lost reply (done)."""
+    fault = faults.choose(method, path)
+    if faults.latency_ms:
+        time.sleep(faults.latency_ms / 1000)
+    if fault == "drop":
+        raise LostResponse(path)
+    if fault is not None and fault.isdigit():
+        raise _fault_status(int(fault), faults.retry_after)
+    response = answer()
+    if fault == "lose":
+        raise LostResponse(path)
+    return response
+
+
+def _fault_status(status: int, retry_after: int) -> ApiError:
+    if status == 429:
+        return throttled(retry_after)
+    return ApiError(status, "1500", "The service is temporarily unavailable")
