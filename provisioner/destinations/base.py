@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from provisioner.destinations.naming import Finding
 from provisioner.fields.templates import variable_fields
 
 Resource = dict[str, Any]
@@ -65,6 +66,12 @@ class DestinationTypeOf(ABC, Generic[M]):
     def manifest_fields(self, target: Resource, account: Resource) -> dict[str, str]:
         """The manifest's destination fields (beside type, account, credentials) of a live
         target connection and its account: for `import`."""
+
+    def offline_findings(self, destination: M) -> list[Finding]:
+        """What can be told of the destination's fields without asking its service, beyond
+        the form its manifest model checks (a region where the service is not offered).
+        A field still holding `${var:}` is judged once an environment's values are in."""
+        return []
 
     @property
     def variable_fields(self) -> tuple[str, ...]:

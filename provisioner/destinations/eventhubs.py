@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from provisioner.destinations.base import DestinationTypeOf, Resource
+from provisioner.destinations.naming import EVENT_HUB, EVENT_HUBS_NAMESPACE
 from provisioner.fields.common import AccountName, StrictModel
 from provisioner.fields.secrets import SecretRef
 from provisioner.fields.templates import TakesVariables
@@ -22,13 +23,13 @@ class EventHubsDestination(StrictModel):
     account: AccountName | None = None
     namespace: Annotated[
         str,
-        StringConstraints(strict=True, pattern=r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$"),
+        EVENT_HUBS_NAMESPACE.constraints(),
         TakesVariables(),
         Field(description="The Event Hubs namespace (6 to 50 letters, digits, hyphens)."),
     ]
     eventHub: Annotated[
         str,
-        StringConstraints(strict=True, pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,254}[A-Za-z0-9])?$"),
+        EVENT_HUB.constraints(),
         TakesVariables(),
         Field(description="The event hub inside the namespace."),
     ]
@@ -42,11 +43,7 @@ class EventHubs(DestinationTypeOf[EventHubsDestination]):
     auth_spec = "Azure EventHub authentication credentials"
     credential_keys = tuple(EventHubsCredentials.model_fields)
     manifest_model = EventHubsDestination
-    pattern_hints = {
-        "namespace": "is not an Event Hubs namespace (6 to 50 letters, digits and hyphens, "
-        "starting with a letter)",
-        "eventHub": "is not an event hub name (letters, digits, '.', '_', '-')",
-    }
+    pattern_hints = {"namespace": EVENT_HUBS_NAMESPACE.hint, "eventHub": EVENT_HUB.hint}
     shown_fields = frozenset({"namespace", "eventHub"})
 
     def place(self, destination: EventHubsDestination) -> dict[str, str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from provisioner.destinations.base import DestinationTypeOf, Resource
+from provisioner.destinations.naming import AWS_REGION, KINESIS_STREAM, Finding, region_finding
 from provisioner.fields.common import AccountName, StrictModel
 from provisioner.fields.secrets import SecretRef
 from provisioner.fields.templates import TakesVariables
@@ -22,13 +23,13 @@ class KinesisDestination(StrictModel):
     account: AccountName | None = None
     region: Annotated[
         str,
-        StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$"),
+        AWS_REGION.constraints(),
         TakesVariables(),
         Field(description="The AWS region, such as us-east-1."),
     ]
     stream: Annotated[
         str,
-        StringConstraints(strict=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$"),
+        KINESIS_STREAM.constraints(),
         TakesVariables(),
         Field(description="The existing Kinesis data stream."),
     ]
@@ -42,10 +43,7 @@ class Kinesis(DestinationTypeOf[KinesisDestination]):
     auth_spec = "Aws Kinesis authentication credentials"
     credential_keys = tuple(KinesisCredentials.model_fields)
     manifest_model = KinesisDestination
-    pattern_hints = {
-        "region": "is not an AWS region (such as us-east-1)",
-        "stream": "is not a Kinesis stream name (letters, digits, '_', '.', '-'; at most 128)",
-    }
+    pattern_hints = {"region": AWS_REGION.hint, "stream": KINESIS_STREAM.hint}
     shown_fields = frozenset({"region", "stream"})
 
     def place(self, destination: KinesisDestination) -> dict[str, str]:
@@ -62,6 +60,10 @@ class Kinesis(DestinationTypeOf[KinesisDestination]):
         auth = (account.get("auth") or {}).get("params") or {}
         region = params.get("region") or auth.get("region") or ""
         return {"region": str(region), "stream": str(params.get("stream", ""))}
+
+    def offline_findings(self, destination: KinesisDestination) -> list[Finding]:
+        finding = region_finding("region", destination.region)
+        return [finding] if finding else []
 
 
 KINESIS = Kinesis()

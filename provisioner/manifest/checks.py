@@ -31,6 +31,7 @@ def check_manifests(manifests: Sequence[LoadedManifest]) -> list[Problem]:
         problems.extend(_duplicate_entries(loaded))
         problems.extend(_earlier_names(loaded))
         problems.extend(_soft_limits(loaded))
+        problems.extend(destination_problems(loaded))
     problems.extend(_duplicate_names(manifests))
     problems.extend(_earlier_names_across(manifests))
     problems.extend(account_conflicts(manifests))
@@ -137,6 +138,14 @@ def _duplicate_names(manifests: Sequence[LoadedManifest]) -> list[Problem]:
 def _written_name(loaded: LoadedManifest) -> object:
     """The name as the file spells it, before normalisation."""
     return loaded.node.get("name")
+
+
+def destination_problems(loaded: LoadedManifest) -> list[Problem]:
+    """What the destination's type can tell of its fields offline, beyond their form (a
+    region where the service is not offered); a `${var:}` field is judged per environment."""
+    destination = loaded.manifest.destination
+    findings = destinations.by_type(destination.type).offline_findings(destination)
+    return [loaded.problem(f.severity, f.message, "destination", f.field) for f in findings]
 
 
 def account_settings(loaded: LoadedManifest) -> dict[str, str]:

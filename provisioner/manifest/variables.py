@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from provisioner.fields.templates import SUBSTITUTED, substitute, variable_names
-from provisioner.manifest.checks import account_conflicts
+from provisioner.manifest.checks import account_conflicts, destination_problems
 from provisioner.manifest.diagnose import validation_problems
 from provisioner.manifest.load import LoadedManifest
 from provisioner.manifest.model import DESTINATION_VARIABLE_FIELDS, Manifest
@@ -92,7 +92,22 @@ def substitute_vars(
     for conflict in account_conflicts(substituted):
         if (conflict.location, conflict.path) not in known:
             problems.append(replace(conflict, message=conflict.message + note))
+    problems.extend(_substituted_destination_problems(manifests, substituted, note))
     return substituted, problems
+
+
+def _substituted_destination_problems(
+    manifests: Sequence[LoadedManifest], substituted: Sequence[LoadedManifest], note: str
+) -> list[Problem]:
+    """The destination checks of the fields that held references (a `${var:region}` that
+    is a typo in one environment); those of literal fields were reported at load time."""
+    known = {problem for loaded in manifests for problem in destination_problems(loaded)}
+    return [
+        replace(problem, message=problem.message + note)
+        for loaded in substituted
+        for problem in destination_problems(loaded)
+        if problem not in known
+    ]
 
 
 def _substituted(manifest: Manifest, values: dict[str, str]) -> Manifest:
