@@ -155,10 +155,17 @@ EXCEPTIONS = {
 }
 
 
+# A type's check against the destination itself is one module per type, named after it,
+# imported by name only when `provisioner check` runs (it needs the type's cloud SDK).
+PER_TYPE_MODULES = tuple(
+    "preflight/" + name.replace("-", "_") for name in destinations.type_names()
+)
+
+
 def _source_files() -> Iterator[tuple[str, str]]:
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()
-        if not relative.startswith(tuple(EXEMPT_FOLDERS)):
+        if not relative.startswith((*EXEMPT_FOLDERS, *PER_TYPE_MODULES)):
             yield relative, path.read_text(encoding="utf-8")
 
 
