@@ -1,5 +1,5 @@
 """What the commands that talk to the platform share: options, loading, confirming, and
-reporting what apply did."""
+carrying out a plan (`cli/applied.py` says what was done)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from provisioner.cli.context import RunContext
-from provisioner.cli.progress import Progress
+from provisioner.cli.progress import Applied, Progress
 from provisioner.cli.progress import wanted as progress_wanted
 from provisioner.cli.steps import InvalidManifests, load_manifests
 from provisioner.errors import ProvisionerError
 from provisioner.manifest import LoadedManifest
-from provisioner.plan.model import Plan, unit_of
+from provisioner.plan.model import Plan
 from provisioner.platform.client import PlatformClient
-from provisioner.render.safe import for_message, for_terminal
+from provisioner.render.safe import for_terminal
 from provisioner.state.managed import ManagedState
 
 if TYPE_CHECKING:
@@ -40,10 +40,15 @@ def target_options(command: F) -> F:
                 "platform URL unless --platform-url or AEP_PLATFORM_URL names one "
                 "(default: PROVISIONER_ENV).",
             ),
-            click.option("--sandbox", help="Sandbox name (default: AEP_SANDBOX, else prod)."),
+            click.option(
+                "--sandbox",
+                help="Sandbox name (default: the selected environment's, else AEP_SANDBOX, "
+                "else prod).",
+            ),
             click.option(
                 "--platform-url",
-                help="Platform base URL (default: AEP_PLATFORM_URL, else the environment's).",
+                help="Platform base URL (default: AEP_PLATFORM_URL, else the selected "
+                "environment's, else Adobe's).",
             ),
             click.option(
                 "--emulator",
@@ -71,6 +76,16 @@ def only_option(command: F) -> F:
         metavar="NAME",
         help="Restrict the run to this dataflow (repeatable); with --prune, deletions stay "
         "among these names.",
+    )(command)
+
+
+def destroy_only_option(command: F) -> F:
+    """`destroy --only`: destroy has no --prune, so its help says nothing of it."""
+    return click.option(
+        "--only",
+        multiple=True,
+        metavar="NAME",
+        help="Destroy only this dataflow of the given manifests (repeatable).",
     )(command)
 
 
@@ -109,8 +124,7 @@ def carry_out(
     verb: str,
     refused: dict[str, str] | None = None,
 ) -> ApplyReport:
-    units = len({unit_of(c) for c in the_plan.changes})
-    progress = Progress(verb, units)
+    progress = Progress(verb, Applied(the_plan.changes))
     try:
         # Loaded here: a plan never applies, and starts without the apply engine.
         from provisioner.apply.run import Applier
@@ -130,7 +144,9 @@ def guard(the_plan: Plan, force: bool) -> None:
         )
 
 
-def confirm(the_plan: Plan, auto_approve: bool, command: str) -> None:
+def confirm(the_plan: Plan, auto_approve: bool, command: str, err: bool = False) -> None:
+    """Asks for `yes` on a terminal (on standard error with `err`: standard output holds
+    only machine output then), unless auto-approved."""
     if auto_approve:
         return
     if not sys.stdin.isatty():
@@ -145,33 +161,10 @@ def confirm(the_plan: Plan, auto_approve: bool, command: str) -> None:
     )
     question = "Apply these changes" if command == "apply" else "Destroy these"
     answer = click.prompt(
-        f"{question}{risky}? Only 'yes' will be accepted", default="", show_default=False
+        f"{question}{risky}? Only 'yes' will be accepted", default="", show_default=False, err=err
     )
     if answer.strip() != "yes":
         raise ProvisionerError(f"{command} cancelled; nothing was changed")
-
-
-def finish(report: ApplyReport, the_plan: Plan, command: str = "Apply") -> None:
-    """What was done, counted as the plan counts: its changes, and the units they are in."""
-    for result in report.failed:
-        click.echo(f"error: {for_terminal(result.unit)}: {for_message(result.message)}", err=True)
-    for note in report.notes:
-        click.echo(f"Note: {for_message(note)}", err=True)
-    failed_units = {r.unit for r in report.failed}
-    changes = the_plan.changes
-    applied = [c for c in changes if unit_of(c) not in failed_units]
-    dataflows = {c.name for c in changes if c.type in ("flow", "target")}
-    failed_flows = {u.removeprefix("dataflow ") for u in failed_units if u.startswith("dataflow ")}
-    click.echo(
-        f"{command} finished: {len(applied)} of {len(changes)} change(s) applied "
-        f"({len(dataflows - failed_flows)} of {len(dataflows)} dataflow(s)); "
-        f"{len(report.failed)} failed."
-    )
-    if report.failed:
-        raise ProvisionerError(
-            f"{len(report.failed)} part(s) of the plan failed (above); what was applied stays, "
-            "and running the command again picks up the rest"
-        )
 
 
 def colour() -> bool:

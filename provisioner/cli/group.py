@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -18,6 +20,8 @@ from provisioner import __version__
 from provisioner.platform.redact import REDACTOR, RedactingFilter
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DEBUG_FLAG = "--debug"
+LOG_VARIABLE = "PROVISIONER_LOG"
 
 
 class LazyCommand:
@@ -57,7 +61,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Show what `apply` would change on the platform; changes nothing.",
     ),
     "apply": LazyCommand(
-        "provisioner.cli.platform",
+        "provisioner.cli.apply",
         "apply",
         "Make the platform match the manifests in PATHS (default: the project's manifests).",
     ),
@@ -77,10 +81,21 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "status",
         "Show whether each dataflow of the manifests is delivering: last run, identities, errors.",
     ),
+    "check": LazyCommand(
+        "provisioner.cli.check",
+        "check",
+        "Ask each destination whether its stream or hub exists and takes the credentials.",
+    ),
     "comment": LazyCommand(
         "provisioner.cli.comment",
         "comment",
         "Post PLAN.md (from `plan --format markdown`) on the pull or merge request.",
+    ),
+    "show": LazyCommand(
+        "provisioner.cli.show",
+        "show",
+        "Show a saved plan (from `plan --out`) in any format `plan` prints; reads nothing "
+        "from the platform and needs no credentials.",
     ),
     "emulator": LazyCommand(
         "provisioner.emulator.cli",
@@ -115,10 +130,37 @@ class LazyGroup(click.Group):
         finally:
             self._listing = False
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # --debug anywhere (before a `--`) is the group's own option, moved to the front.
+        return super().parse_args(ctx, debug_first(args))
+
+
+def debug_first(args: Sequence[str]) -> list[str]:
+    """`args` with every --debug before a `--` taken out, and one put first if any was."""
+    end = args.index("--") if "--" in args else len(args)
+    options, rest = list(args[:end]), list(args[end:])
+    kept = [arg for arg in options if arg != DEBUG_FLAG]
+    return ([DEBUG_FLAG] if len(kept) < len(options) else []) + kept + rest
+
+
+def debug_requested(args: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """Whether a run asked for debug output: --debug anywhere before a `--`, or
+    PROVISIONER_LOG=debug (any case)."""
+    return DEBUG_FLAG in debug_first(args)[:1] or _log_level(environ) == "debug"
+
+
+def _log_level(environ: Mapping[str, str]) -> str:
+    return environ.get(LOG_VARIABLE, "").strip().lower()
+
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="provisioner")
-@click.option("--debug", is_flag=True, help="Print debug logs and full tracebacks on stderr.")
+@click.option(
+    DEBUG_FLAG,
+    is_flag=True,
+    help=f"Print debug logs and full tracebacks on stderr (anywhere on the command line; "
+    f"or set {LOG_VARIABLE}=debug).",
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Adobe Experience Platform streaming destinations as code.
@@ -128,6 +170,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     make it so with `apply`. With no AEP credentials configured, everything runs against
     the embedded emulator in .provisioner/.
     """
+    level = _log_level(os.environ)
+    if level not in ("", "debug"):
+        click.echo(
+            # !a: the value is shown quoted, any control character escaped
+            f"warning: {LOG_VARIABLE}={level!a} is not a level provisioner knows (debug); ignored",
+            err=True,
+        )
+    debug = debug or level == "debug"
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     _log_to_stderr(debug)

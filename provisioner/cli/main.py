@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import click
 
-from provisioner.cli.group import cli
+from provisioner.cli.group import cli, debug_requested
 from provisioner.errors import (
     EXIT_INTERNAL,
     EXIT_OK,
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _run(args: list[str]) -> object:
-    debug = "--debug" in args
+    debug = debug_requested(args, os.environ)
     try:
         code = cli.main(args=args, prog_name="provisioner", standalone_mode=False)
     except click.exceptions.Exit as stop:
@@ -115,7 +115,7 @@ def _annotation_meant() -> bool:
     ctx = click.get_current_context(silent=True)
     return (
         ctx is not None
-        and ctx.command.name in ("validate", "status")
+        and ctx.command.name in ("validate", "status", "check")
         and ctx.params.get("output_format") == "github"
     )
 

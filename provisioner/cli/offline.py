@@ -32,6 +32,8 @@ from provisioner.manifest.project import (
 from provisioner.plan.model import plan_json_schema
 from provisioner.render.safe import for_terminal
 
+DEFAULT_MANIFESTS = Path("destinations")
+
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
@@ -54,17 +56,20 @@ def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -
     """Check manifests offline: YAML, schema, and checks across manifests.
 
     PATHS are manifest files or directories (searched recursively); without them, the
-    `manifests` of the project file (provisioner.yaml, in this directory or a parent).
+    `manifests` of the project file (provisioner.yaml, in this directory or a parent), or
+    else destinations/ when it exists.
     With a project file, every environment must define every ${var:…} the manifests use,
     and two environments naming the same sandbox and platform URL give a warning.
     Every problem of every file is reported at once as FILE:LINE:COL: error: MESSAGE (at
     field.path). Exits 0 when all manifests are valid (warnings allowed), 1 otherwise.
     """
     project, project_problems = _project_of(Path.cwd())
-    if not paths and project is not None and project.manifests:
-        paths = tuple(project.manifest_paths())
+    paths = paths or _default_paths(project)
     if not paths and not project_problems:
-        raise click.UsageError("give manifest PATHS, or list `manifests` in provisioner.yaml")
+        raise click.UsageError(
+            "give manifest PATHS, or list `manifests` in provisioner.yaml "
+            f"(default: {DEFAULT_MANIFESTS}/, when it exists)"
+        )
     result = load_and_check(paths)
     project_warnings = shared_sandboxes(project) if project is not None else []
     result.problems[:0] = [*project_problems, *project_warnings]
@@ -82,6 +87,16 @@ def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -
     else:
         _echo_validation_text(result)
     click.get_current_context().exit(EXIT_USER_ERROR if result.errors else EXIT_OK)
+
+
+def _default_paths(project: Project | None) -> tuple[Path, ...]:
+    """The project file's `manifests`; without any, `destinations/` beside the project file
+    (or here) when there is one. The pre-commit hook runs `validate` without paths, so that
+    every manifest is checked whole, whichever files a commit touches."""
+    if project is not None and project.manifests:
+        return tuple(project.manifest_paths())
+    default = project.root / DEFAULT_MANIFESTS if project is not None else DEFAULT_MANIFESTS
+    return (default,) if default.is_dir() else ()
 
 
 def _project_of(directory: Path) -> tuple[Project | None, list[Problem]]:
@@ -134,11 +149,19 @@ def _echo_validation_text(result: LoadResult) -> None:
     is_flag=True,
     help="The JSON status's schema instead (schemas/status.schema.json).",
 )
-def schema(of_plan: bool, of_project: bool, of_status: bool) -> None:
+@click.option(
+    "--apply",
+    "of_apply",
+    is_flag=True,
+    help="The schema of `apply --format json` instead (schemas/apply.schema.json).",
+)
+def schema(of_plan: bool, of_project: bool, of_status: bool, of_apply: bool) -> None:
     """Print the manifest's JSON Schema (the same as schemas/manifest.schema.json)."""
-    if of_plan + of_project + of_status > 1:
-        raise click.UsageError("choose one of --plan, --project and --status")
-    if of_plan:
+    if of_plan + of_project + of_status + of_apply > 1:
+        raise click.UsageError("choose one of --plan, --project, --status and --apply")
+    if of_apply:
+        text = apply_schema_text()
+    elif of_plan:
         text = plan_schema_text()
     elif of_project:
         text = project_schema_text()
@@ -155,6 +178,12 @@ def schema_text() -> str:
 
 def plan_schema_text() -> str:
     return json.dumps(plan_json_schema(), indent=2) + "\n"
+
+
+def apply_schema_text() -> str:
+    from provisioner.render.applied import apply_json_schema  # only this option needs it
+
+    return json.dumps(apply_json_schema(), indent=2) + "\n"
 
 
 def status_schema_text() -> str:

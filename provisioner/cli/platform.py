@@ -1,4 +1,4 @@
-"""Commands that talk to the platform: plan, apply, destroy, import."""
+"""Commands that talk to the platform: plan, destroy, import (apply: `cli/apply.py`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
+from provisioner.cli.applied import finish, result_of
 from provisioner.cli.common import (
     carry_out,
     colour,
     confirm,
-    finish,
-    guard,
+    destroy_only_option,
     load,
     only_option,
     paths_argument,
@@ -35,21 +35,12 @@ from provisioner.connect import connect
 from provisioner.errors import EXIT_CHANGES, EXIT_OK, ProvisionerError
 from provisioner.files import write_private
 from provisioner.plan.destroy import destroy_plan
-from provisioner.plan.model import Plan, Summary
-from provisioner.plan.saved import (
-    PLAN_KEY_VARIABLE,
-    check_inputs,
-    check_same_run,
-    load_plan,
-    plan_inputs,
-    portable,
-    refusals,
-)
-from provisioner.render import render_json, render_markdown, render_text
+from provisioner.plan.model import Plan
+from provisioner.plan.saved import PLAN_KEY_VARIABLE, plan_inputs, portable
+from provisioner.render import render_text
+from provisioner.render.formats import PLAN_FORMATS, PLAN_FORMATS_HELP, render_plan
 from provisioner.render.safe import for_terminal
 from provisioner.state.managed import nfc
-
-FORMATS = ["text", "json", "markdown", "gitlab-report"]
 
 
 @cli.command()
@@ -58,16 +49,15 @@ FORMATS = ["text", "json", "markdown", "gitlab-report"]
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(FORMATS),
+    type=click.Choice(PLAN_FORMATS),
     default="text",
     show_default=True,
-    help="text for people, json for machines, markdown for a pull-request comment, "
-    "gitlab-report for GitLab's merge-request widget.",
+    help=PLAN_FORMATS_HELP,
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Save the plan (no secrets in it) for `apply --plan FILE`.",
+    help="Save the plan (no secrets in it) for `apply --plan FILE` and `show FILE`.",
 )
 @click.option(
     "--detailed-exitcode",
@@ -99,7 +89,7 @@ def plan(
     the_plan = _fresh_plan(context, concurrency)
     # What leaves this machine (JSON, Markdown for a comment) holds no local absolute path.
     shown = the_plan if output_format == "text" else portable(the_plan, context.root)
-    click.echo(_render(shown, output_format), nl=False)
+    click.echo(render_plan(shown, output_format, colour=colour()), nl=False)
     if out is not None:
         _save_plan(portable(the_plan, context.root), out)
     changed = detailed_exitcode and the_plan.has_changes
@@ -115,127 +105,11 @@ def _fresh_plan(context: RunContext, concurrency: int) -> Plan:
     return the_plan
 
 
-def _wait_timeout(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
-    """--wait-healthy's TIMEOUT in seconds. An optional value takes the next word, so a path
-    written after the bare option is read as one: the message says where to put it."""
-    if value is None:
-        return None
-    from provisioner.health.durations import DurationError, parse_duration
-
-    try:
-        return parse_duration(value)
-    except DurationError as error:
-        raise click.BadParameter(
-            f"{error} (give the timeout as --wait-healthy=TIMEOUT, or the option after the paths)",
-            ctx,
-            param,
-        ) from None
-
-
-@cli.command()
-@paths_argument
-@click.option(
-    "--plan",
-    "plan_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Apply only what this saved plan (from `plan --out`) and a fresh plan agree on.",
-)
-@target_options
-@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@prune_option
-@only_option
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Apply even when the plan deletes or replaces more than the safety threshold.",
-)
-@click.option(
-    "--wait-healthy",
-    "wait_healthy",
-    is_flag=False,
-    flag_value="75m",
-    default=None,
-    metavar="[TIMEOUT]",
-    callback=_wait_timeout,
-    help="After applying, wait until every changed, enabled dataflow with audiences has a "
-    "successful run started after the apply: up to 75m, or TIMEOUT given with '=' (such as "
-    "=2h). Exit 2 at a failed run or at the timeout.",
-)
-def apply(
-    paths: tuple[Path, ...],
-    plan_file: Path | None,
-    env_name: str | None,
-    sandbox: str | None,
-    platform_url: str | None,
-    use_emulator: bool,
-    concurrency: int,
-    auto_approve: bool,
-    prune: bool,
-    only: tuple[str, ...],
-    force: bool,
-    wait_healthy: int | None,
-) -> None:
-    """Make the platform match the manifests in PATHS (default: the project's manifests).
-
-    Shows the plan first and asks for `yes` on a terminal; without a terminal it refuses
-    unless --auto-approve is given. Each dataflow is applied on its own, read back and
-    checked; a failure stops only that dataflow, and a re-run picks up where it stopped.
-
-    With --plan FILE it plans again, exactly as `plan` does (same PATHS, --env, --prune,
-    --only), and carries out only what both plans agree on: a dataflow whose fresh plan
-    differs from the reviewed one is refused, and a plan made for another target or
-    options, or holding changes from manifests not given here, is refused whole. Etags
-    are not compared: the platform moves them on its own after every run.
-
-    With --wait-healthy it then waits for the changed dataflows' first runs (see
-    `provisioner status`): a failed run ends the wait at once.
-    """
-    context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
-    saved = _load_saved(plan_file) if plan_file is not None else None
-    manifests = load(context, secrets=True)
-    inputs = plan_inputs(manifests, context.root)
-    if saved is not None:  # before any request: a reviewed change must not go unseen
-        check_inputs(saved, inputs)
-    with connect(context.target, concurrency=concurrency) as client:
-        progress_line(f"Reading {context.target.where} ...")
-        the_plan, managed = plan_for(client, manifests, context.target, context.scope)
-        the_plan.inputs = inputs
-        refused = {}
-        if saved is not None:
-            fresh = portable(the_plan, context.root)
-            check_same_run(saved, fresh)
-            refused = refusals(saved, fresh)
-        click.echo(render_text(the_plan, colour=colour()), nl=False)
-        if not the_plan.has_changes and not refused:
-            return
-        guard(the_plan, force)
-        confirm(the_plan, auto_approve, "apply")
-        if wait_healthy is None:
-            report = carry_out(client, the_plan, managed, "Applying", refused)
-        else:
-            # Loaded here: only a wait needs the status machinery.
-            from provisioner.cli.status import platform_clock, wait_until_healthy
-
-            began = platform_clock(client).now()  # runs that count start after this
-            report = carry_out(client, the_plan, managed, "Applying", refused)
-            finish(report, the_plan)
-            wait_until_healthy(
-                client, context.scope, manifests, the_plan, refused, began, wait_healthy
-            )
-            return
-    finish(report, the_plan)
-
-
-def _load_saved(path: Path) -> Plan:
-    key = os.environ.get(PLAN_KEY_VARIABLE)
-    return load_plan(path, key.encode() if key else None)
-
-
 @cli.command()
 @paths_argument
 @target_options
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
-@only_option
+@destroy_only_option
 def destroy(
     paths: tuple[Path, ...],
     env_name: str | None,
@@ -262,7 +136,7 @@ def destroy(
             return
         confirm(the_plan, auto_approve, "destroy")
         report = carry_out(client, the_plan, managed, "Destroying")
-    finish(report, the_plan, "Destroy")
+    finish(result_of("destroy", the_plan, report))
 
 
 @cli.command(name="import")
@@ -325,26 +199,6 @@ def import_(
         click.echo(f"Marked {for_terminal(item)} as managed by provisioner", err=True)
     for note in adopted.notes:
         click.echo(f"Note: {for_terminal(note)}", err=True)
-
-
-def _render(the_plan: Plan, output_format: str) -> str:
-    if output_format == "json":
-        return render_json(the_plan)
-    if output_format == "markdown":
-        return render_markdown(the_plan)
-    if output_format == "gitlab-report":
-        return json.dumps(gitlab_report(the_plan.summary)) + "\n"
-    return render_text(the_plan, colour=colour())
-
-
-def gitlab_report(summary: Summary) -> dict[str, int]:
-    """GitLab's Terraform report for the merge-request widget, which knows no replace: a
-    replace counts as one create and one delete."""
-    return {
-        "create": summary.create + summary.replace,
-        "update": summary.update,
-        "delete": summary.delete + summary.replace,
-    }
 
 
 def _save_plan(the_plan: Plan, path: Path) -> None:

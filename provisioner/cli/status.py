@@ -25,7 +25,7 @@ from provisioner.apply.run import Result
 from provisioner.cli.common import colour, load, paths_argument, progress_line, target_options
 from provisioner.cli.context import run_context
 from provisioner.cli.group import cli
-from provisioner.cli.progress import Progress
+from provisioner.cli.progress import Done, Progress
 from provisioner.cli.steps import Scope, named, plan_for, read_managed
 from provisioner.connect import connect
 from provisioner.errors import EXIT_CHANGES, EXIT_OK, ProvisionerError
@@ -308,10 +308,12 @@ def wait_until_healthy(
     skipped: Collection[str],
     began: int,
     timeout: int,
+    to_err: bool = False,
 ) -> None:
     """Wait until every dataflow the apply changed that should run has a successful run
     that started after `began` (epoch ms, the platform's clock); NotHealthy (exit 2) on a
-    failed run since, a dataflow gone, or `timeout` seconds passing."""
+    failed run since, a dataflow gone, or `timeout` seconds passing. The last line goes
+    to standard error too with `to_err` (standard output holds `apply`'s JSON then)."""
     wanted = [
         Wanted(
             m.manifest.name, m.manifest.account_key, m.manifest.enabled, len(m.manifest.audiences)
@@ -328,12 +330,14 @@ def wait_until_healthy(
         "dataflow(s), started after the apply ...",
         err=True,
     )
-    progress = Progress("Waiting for a successful run", len(names))
+    progress = Progress("Waiting for a successful run", Done(len(names), "dataflow(s)"))
     try:
         _poll(client, ids, began, time.monotonic() + timeout, timeout, progress)
     finally:
         progress.close()
-    click.echo(f"All {len(names)} dataflow(s) delivered: a successful run after the apply.")
+    click.echo(
+        f"All {len(names)} dataflow(s) delivered: a successful run after the apply.", err=to_err
+    )
 
 
 def _flow_ids(

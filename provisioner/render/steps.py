@@ -2,12 +2,15 @@
 enable or disable, a target update's `replace /params`, a create's spec, an account's fields
 (with the values its spec gives them).
 
-Summaries (`audiences`, `attributes`, `audience_names`) are never read here: a plan whose
-summary disagrees with its patch shows the patch. The patch's indices are those of the live
-arrays the plan was computed against (the plan orders its operations so that applying them
-one after another agrees: replaces, removes from the highest index down, then appends); what
-a remove or a replace takes away is shown from the live selectors the plan recorded at those
-indices.
+Summaries (`audiences`, `attributes`) are never read here: a plan whose summary disagrees
+with its patch shows the patch. `audience_names` (the names the platform gave the audiences
+when the plan was made) only label an id that the patch or spec carries without a name,
+in parentheses: `audience ID (Gold members)`; they add, remove or change no line.
+
+The patch's indices are those of the live arrays the plan was computed against (the plan
+orders its operations so that applying them one after another agrees: replaces, removes from
+the highest index down, then appends); what a remove or a replace takes away is shown from
+the live selectors the plan recorded at those indices.
 """
 
 from __future__ import annotations
@@ -130,7 +133,10 @@ def _flow_spec_steps(change: FlowChange) -> list[Step]:
         steps.append(Step("field", "+", f"description: {_json(spec.description)}"))
     if not spec.enabled:
         steps.append(Step("field", "+", "enabled: false"))
-    steps += [Step("audience", "+", _audience(a.id, a.name), subject=a.id) for a in spec.audiences]
+    steps += [
+        Step("audience", "+", _audience(a.id, a.name, _known(change, a.id)), subject=a.id)
+        for a in spec.audiences
+    ]
     steps += [Step("attribute", "+", f"attribute {p}", subject=p) for p in spec.attributes]
     return steps
 
@@ -157,25 +163,38 @@ def _audience_op_steps(change: FlowChange, op: PatchOp, index: str) -> list[Step
     live = {a.index: a for a in change.live_audiences}.get(int(index)) if index != "-" else None
     new = op.value.value if isinstance(op.value, SegmentSelector) else None
     if op.op == "add" and new is not None and new.id:
-        return [Step("audience", "+", _audience(new.id, new.name), subject=new.id)]
+        text = _audience(new.id, new.name, _known(change, new.id))
+        return [Step("audience", "+", text, subject=new.id)]
     if op.op == "remove" and index != "-":
-        return [_audience_removed(live, int(index))]
+        return [_audience_removed(change, live, int(index))]
     if op.op == "replace" and index != "-" and new is not None and new.id:
         if live is None or live.id.lower() != new.id.lower():
-            added = Step("audience", "+", _audience(new.id, new.name), subject=new.id)
-            return [_audience_removed(live, int(index)), added]
+            text = _audience(new.id, new.name, _known(change, new.id))
+            added = Step("audience", "+", text, subject=new.id)
+            return [_audience_removed(change, live, int(index)), added]
         return [Step("audience", "~", _audience_update(live, new.name, new.description), new.id)]
     return None
 
 
-def _audience_removed(live: LiveAudience | None, index: int) -> Step:
+def _audience_removed(change: FlowChange, live: LiveAudience | None, index: int) -> Step:
     if live is None:
         return Step("audience", "-", f"audience at index {index} (not read when planned)")
-    return Step("audience", "-", _audience(live.id, live.name), subject=live.id, index=index)
+    text = _audience(live.id, live.name, _known(change, live.id))
+    return Step("audience", "-", text, subject=live.id, index=index)
 
 
-def _audience(audience_id: str, name: str | None) -> str:
-    return f"audience {audience_id} {name}" if name else f"audience {audience_id}"
+def _audience(audience_id: str, name: str | None, known: str | None = None) -> str:
+    """`audience ID NAME` with the name the dataflow carries; with none, the name the
+    platform knows the audience by, in parentheses (it is not written into the dataflow)."""
+    if name:
+        return f"audience {audience_id} {name}"
+    return f"audience {audience_id} ({known})" if known else f"audience {audience_id}"
+
+
+def _known(change: FlowChange, audience_id: str) -> str | None:
+    """The name the plan recorded for an audience (the platform's, or the manifest's)."""
+    wanted = audience_id.lower()
+    return next((n for i, n in change.audience_names.items() if i.lower() == wanted), None)
 
 
 def _audience_update(live: LiveAudience, name: str | None, description: str | None) -> str:
