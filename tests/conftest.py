@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +25,39 @@ from tests.workspace import Workspace
 _HOST_VARIABLES = re.compile(r"^(CI|CI_.*|GITHUB_.*|GITLAB_.*|RUNNER_.*|AEP_.*|PROVISIONER_.*)$")
 
 
+# The user's own directories (XDG), as they were before the run: the tool writes crash logs
+# under the state directory, and tests must never write there.
+HOST_DIRS = {
+    name: os.environ.get(name, "")
+    for name in ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
+}
+_RUN_HOME: list[Path] = []  # this run's stand-in for them, removed when the run ends
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name in [name for name in os.environ if _HOST_VARIABLES.match(name)]:
         del os.environ[name]
+    _isolate_user_directories()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _RUN_HOME:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _isolate_user_directories() -> None:
+    """The XDG state, cache and config directories point into a directory of this run's,
+    for the tool and for every process a test starts. pip's cache stays the user's: tests
+    that install would download everything again, and it holds nothing of this tool's."""
+    if "PIP_CACHE_DIR" not in os.environ:
+        cache = HOST_DIRS["XDG_CACHE_HOME"] or str(Path.home() / ".cache")
+        os.environ["PIP_CACHE_DIR"] = str(Path(cache) / "pip")
+    home = Path(tempfile.mkdtemp(prefix="provisioner-tests-home-"))
+    _RUN_HOME.append(home)
+    for name in HOST_DIRS:
+        folder = home / name.removeprefix("XDG_").removesuffix("_HOME").lower()
+        folder.mkdir()
+        os.environ[name] = str(folder)
 
 
 @pytest.fixture
