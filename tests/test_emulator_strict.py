@@ -71,8 +71,14 @@ def patch_ok(api: Api, path: str, ops: list[dict[str, Any]]) -> None:
 # the emulator stands alone ------------------------------------------------------------
 
 
+# `serve --deliver` writes runs to real Kinesis streams through the tool's destination SDK
+# code, never its platform code: that one module may use it.
+BRIDGES = {"delivery.py": "provisioner.preflight"}
+
+
 def test_the_emulator_imports_nothing_from_the_tool() -> None:
     for source in EMULATOR_SOURCES.glob("*.py"):
+        bridge = BRIDGES.get(source.name, "provisioner.emulator")
         tree = ast.parse(source.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = (
@@ -84,7 +90,7 @@ def test_the_emulator_imports_nothing_from_the_tool() -> None:
             )
             for name in names:
                 assert not name.startswith("provisioner.") or name.startswith(
-                    "provisioner.emulator"
+                    ("provisioner.emulator", bridge)
                 ), f"{source.name} imports {name}"
 
 

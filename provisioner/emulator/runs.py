@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,9 @@ PLATFORM_WRITER = "acp_foundation_connectors"
 STARTS_BEFORE_MS = 60_000
 REWRITTEN_AFTER_MS = 4_400
 SKIP_CODE = "ACTIVATION_BATCH-0000-SKIP"
+# Delivers a run's records (sandbox, dataflow, records): the target connection and fault
+# that failed the delivery, or None (delivered, or not deliverable and said so).
+Deliver = Callable[[str, Resource, list[dict[str, Any]]], tuple[str, RunFault] | None]
 
 
 @dataclass
@@ -88,6 +91,8 @@ class Runs:
         self.audiences = audiences
         self.faults = RunFaults(store)
         self.record_clients = record_clients
+        # Writes a run's records to its destination (`serve --deliver`, `delivery.py`).
+        self.deliver: Deliver | None = None
 
     # running -------------------------------------------------------------------------
 
@@ -127,15 +132,13 @@ class Runs:
             _stamp_selectors(flow, started)
             tally = self._tally(sandbox, flow)
             fault = self.faults.take(list(flow.get("targetConnectionIds") or []))
+            records = None if fault else _records(flow, tally)
+            if records and self.deliver is not None:
+                # Within the run's transaction (the delivery has a deadline of its own): a
+                # dataflow changed meanwhile is never overwritten by the run's rewrite.
+                fault = self.deliver(sandbox, flow, records)
+                records = None if fault else records
             run = self._run(sandbox, flow, tally, fault, started)
-            records = (
-                None
-                if fault
-                else [
-                    exported_record(profile, _attributes(flow), _qualified(flow, audience_ids))
-                    for profile, audience_ids in tally.exported
-                ]
-            )
             self.store.put_run(sandbox, run, json.dumps(records or []), RUNS_KEPT, RECORDS_KEPT)
             self.store.put("flows", sandbox, self._rewritten(flow, run))
         return run
@@ -255,6 +258,15 @@ class Runs:
             raise LookupError(f"no exported records kept for dataflow {flow_id} run {run_id}")
         records: list[dict[str, Any]] = found["records"]
         return records
+
+
+def _records(flow: Resource, tally: _Tally) -> list[dict[str, Any]]:
+    """What a successful run exports: one record per exported profile."""
+    attributes = _attributes(flow)
+    return [
+        exported_record(profile, attributes, _qualified(flow, audience_ids))
+        for profile, audience_ids in tally.exported
+    ]
 
 
 def _selectors(flow: Resource, group: str) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """`provisioner emulator serve`: the emulator over HTTP for tools, tests and benchmarks.
 
 Its `--help` lists the options in three sections: what every user needs, the variants where
-Adobe's documents disagree, and the tools for testing a pipeline's resilience (faults,
-latency, a quota), which are off unless given. The emulator itself is imported only to
+Adobe's documents disagree, and the tools for testing a pipeline (faults, latency, a
+quota, delivery to Kinesis), which are off unless given. The emulator itself is imported only to
 serve, so `--help` answers at once.
 """
 
@@ -22,6 +22,7 @@ from provisioner.emulator.strict import ACTION_FORMS, ActionForm
 if TYPE_CHECKING:
     from provisioner.emulator.app import EmulatorApp
     from provisioner.emulator.clock import Ticker
+    from provisioner.emulator.delivery import KinesisDelivery
     from provisioner.emulator.server import ThreadingWSGIServer
 
 SECRET_VARIABLE = "PROVISIONER_EMULATOR_CLIENT_SECRET"
@@ -93,6 +94,7 @@ class ServeOptions:
     seed: int | None
     quota_rps: float | None
     quota_burst: int | None
+    deliver: bool
 
 
 @click.command(cls=SectionedCommand)
@@ -220,6 +222,14 @@ class ServeOptions:
     metavar="B",
     help="Requests a client may send at once under --quota-rps (default: one second's worth).",
 )
+@_testing(
+    "--deliver",
+    is_flag=True,
+    help="Write each run's exported records to its Kinesis stream, at the endpoint the AWS "
+    "settings choose (AWS_ENDPOINT_URL_KINESIS); a failed write fails the run. Secret keys "
+    "are held in memory only: accounts created or updated since the emulator started. "
+    "Needs provisioner[check].",
+)
 def serve(**given: Any) -> None:
     """Serve the Flow Service and IMS emulator over HTTP until interrupted.
 
@@ -236,10 +246,34 @@ def serve(**given: Any) -> None:
         raise click.ClickException(_well_known_beyond_loopback(options.host))
     if options.quota_burst is not None and options.quota_rps is None:
         raise click.UsageError("--quota-burst needs --quota-rps")
+    delivery = _delivery() if options.deliver else None
     app = _emulator(options)
+    if delivery is not None:
+        app.runs.deliver = delivery(app.store, click.echo)
     server = _bind(app, options)
     _banner(app, server, options)
     _serve_until_interrupted(app, server, options.run_every)
+
+
+def _delivery() -> type[KinesisDelivery]:
+    """What delivers runs to their streams; without the `check` extra, refused before
+    anything is opened or bound, with the install hint `check` gives."""
+    from provisioner.emulator.delivery import MissingExtra, kinesis_delivery
+
+    try:
+        return kinesis_delivery()
+    except MissingExtra as error:
+        raise click.ClickException(f"--deliver: {error}") from None
+
+
+def _kinesis_endpoint() -> str:
+    """Where boto3 sends Kinesis requests, as its settings say (never a secret)."""
+    import os
+
+    for variable in ("AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"):
+        if os.environ.get(variable):
+            return f"{os.environ[variable]} ({variable})"
+    return "AWS's endpoint of each stream's region"
 
 
 def _loopback(host: str) -> bool:
@@ -320,6 +354,8 @@ def _banner(app: EmulatorApp, server: ThreadingWSGIServer, options: ServeOptions
         click.echo(f"  quota: {app.quota.rate:g} requests/s per client, burst {app.quota.burst}")
     if options.run_every:
         click.echo(f"  dataflows run: one emulated hour every {options.run_every:g}s")
+    if options.deliver:
+        click.echo(f"  runs delivered to their Kinesis streams at {_kinesis_endpoint()}")
 
 
 def _serve_until_interrupted(

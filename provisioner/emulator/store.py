@@ -90,6 +90,7 @@ class Store:
             os.umask(previous_umask)
         self.signing_key = bytes.fromhex(self._meta("signing-key"))
         self._secret_key = bytes.fromhex(self._meta("secret-key"))
+        self._held: dict[str, str] | None = None  # digest -> secret, when held (memory only)
 
     def close(self) -> None:
         with self._lock:
@@ -349,6 +350,18 @@ class Store:
         mac = hmac.new(self._secret_key, value.encode(), hashlib.sha256).hexdigest()
         return DIGEST_PREFIX + mac
 
+    def hold_secrets(self) -> None:
+        """From now on, keep each secret value written in this process's memory, by its
+        digest: an emulator that delivers runs needs the keys to sign with. The data file
+        still holds digests alone, so a secret never outlives the process."""
+        with self._lock:
+            if self._held is None:
+                self._held = {}
+
+    def held_secret(self, digest: str) -> str | None:
+        """The secret whose digest this is, when it was written since `hold_secrets`."""
+        return None if self._held is None else self._held.get(digest)
+
     def _without_secret_values(self, kind: str, resource: Resource) -> Resource:
         if kind != "connections" or not isinstance(resource.get("auth"), dict):
             return resource
@@ -360,10 +373,16 @@ class Store:
         if not any(_is_plain(params[key]) for key in hidden):
             return resource
         digested = {
-            key: self.secret_digest(value) if key in hidden and _is_plain(value) else value
+            key: self._digested(value) if key in hidden and _is_plain(value) else value
             for key, value in params.items()
         }
         return {**resource, "auth": {**resource["auth"], "params": digested}}
+
+    def _digested(self, value: str) -> str:
+        digest = self.secret_digest(value)
+        if self._held is not None:
+            self._held[digest] = value
+        return digest
 
 
 def _is_plain(value: Any) -> bool:

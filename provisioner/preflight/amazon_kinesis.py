@@ -93,10 +93,14 @@ def list_streams(client: Any) -> Listed:
     return listed
 
 
-def put_records(client: Any, stream: str, records: Iterable[bytes]) -> list[Sent | str]:
+def put_records(
+    client: Any, stream: str, records: Iterable[bytes], partition_keys: Iterable[str] = ()
+) -> list[Sent | str]:
     """Write `records` with one `PutRecords`: for each, where it landed, or the stream's
-    reason for refusing it (`ErrorCode: ErrorMessage`)."""
-    entries = [{"Data": data, "PartitionKey": PARTITION_KEY} for data in records]
+    reason for refusing it (`ErrorCode: ErrorMessage`). Each record has its partition key
+    from `partition_keys`, in order (the test record's key for those it does not cover)."""
+    keys = iter(partition_keys)
+    entries = [{"Data": data, "PartitionKey": next(keys, PARTITION_KEY)} for data in records]
     answer = client.put_records(StreamName=stream, Records=entries)
     results: list[Sent | str] = []
     for entry in answer.get("Records") or []:
