@@ -6,7 +6,6 @@ HTTP to whatever transport it is given, and the emulator knows nothing of the cl
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -44,7 +43,8 @@ def select_target(
     """Choose the target from flags and `AEP_*` variables, exactly as the contract says.
 
     Every value is checked before any request; falling back to the embedded emulator
-    (nothing configured) is announced through `notify` (default: a line on stderr).
+    (nothing configured) is announced through `notify`: the command line says it, this
+    module prints nothing (without `notify`, the fallback goes unannounced).
     """
     chosen_sandbox = _sandbox(environ, sandbox)
     url = (platform_url or "").strip() or configured(environ, "AEP_PLATFORM_URL")
@@ -65,10 +65,11 @@ def select_target(
             "one; refusing to fall back to the embedded emulator in a pipeline"
         )
     target = emulator_target(chosen_sandbox, workdir)
-    (notify or _to_stderr)(
-        f"Using the embedded emulator at {_relative(Path(target.url), workdir)} "
-        "(no AEP credentials or platform URL set)"
-    )
+    if notify is not None:
+        notify(
+            f"Using the embedded emulator at {_relative(Path(target.url), workdir)} "
+            "(no AEP credentials or platform URL set)"
+        )
     return target
 
 
@@ -79,10 +80,6 @@ def _sandbox(environ: Mapping[str, str], flag: str | None) -> str:
     if "AEP_SANDBOX" in environ:
         return check_sandbox(configured(environ, "AEP_SANDBOX"), "AEP_SANDBOX")
     return DEFAULT_SANDBOX
-
-
-def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def _relative(path: Path, workdir: Path | None) -> str:

@@ -14,8 +14,8 @@ from provisioner.emulator import EmulatorApp
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.manifest import LoadedManifest
 from provisioner.manifest.checks import load_and_check
-from provisioner.plan.labels import label_plan
-from provisioner.plan.model import AudienceChanges, FlowChange, Plan, PlanTarget, Summary
+from provisioner.plan.labels import with_platform_names
+from provisioner.plan.model import AudienceChanges
 from provisioner.platform.audiences import SEGMENTATION_PATH, AudienceReader
 from provisioner.platform.client import ClientOptions, PlatformClient, RetryPolicy
 from provisioner.state.audiences import AudienceResolution, resolve_audiences
@@ -266,16 +266,9 @@ def test_ids_seen_while_looking_up_names_need_no_bulk_read(
 
 
 def test_the_plan_shows_the_platform_name_when_the_manifest_gives_none() -> None:
-    change = FlowChange(
-        action="update",
-        name="orders",
-        audiences=AudienceChanges(add=[PROD_MEN, PROD_GOLD]),
-        audience_names={PROD_GOLD: "Gold"},
+    named = with_platform_names(
+        {PROD_GOLD: "Gold"},
+        AudienceChanges(add=[PROD_MEN, PROD_GOLD]),
+        {PROD_MEN: "Men over 50", PROD_GOLD: "Gold members"},
     )
-    plan = Plan(
-        target=PlanTarget(kind="platform", url="u", org="o", sandbox="prod"),
-        summary=Summary(update=1),
-        changes=[change],
-    )
-    label_plan(plan, {PROD_MEN: "Men over 50", PROD_GOLD: "Gold members"})
-    assert change.audience_names == {PROD_MEN: "Men over 50", PROD_GOLD: "Gold"}
+    assert named == {PROD_GOLD: "Gold", PROD_MEN: "Men over 50"}

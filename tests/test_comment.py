@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.cli import main
-from provisioner.review.marker import find_marker, plan_has_changes
+from provisioner.review.comment_marker import find_marker, plan_has_changes
 from tests.forge_fakes import GITHUB_TOKEN, GITLAB_TOKEN, FakeGitHub, FakeGitLab, serving
 
 GOLDEN = Path(__file__).parent / "golden"

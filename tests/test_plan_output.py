@@ -39,7 +39,7 @@ from provisioner.render.markdown import (
     MAX_CHARS,
     comment_limit,
 )
-from provisioner.review.marker import find_marker
+from provisioner.review.comment_marker import find_marker
 from tests.workspace import AUDIENCES, Workspace, event_hubs, kinesis
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -229,17 +229,25 @@ def big_plan(count: int) -> Plan:
 
 
 def with_warnings(plan: Plan) -> Plan:
-    plan.warnings = [
+    warnings = [
         PlanWarning(kind="drift", names=["flow-0001"], message="changed outside provisioner"),
         PlanWarning(kind="destructive", names=["flow-0002"], message="1 change(s) delete"),
         PlanWarning(kind="threshold", names=[], message="over 30% of the dataflows"),
     ]
-    return plan
+    return plan.model_copy(update={"warnings": warnings})
+
+
+def with_target(plan: Plan, **values: str | None) -> Plan:
+    return plan.model_copy(update={"target": plan.target.model_copy(update=values)})
+
+
+def with_first_change(plan: Plan, **values: object) -> Plan:
+    first = plan.changes[0].model_copy(update=values)
+    return plan.with_changes([first, *plan.changes[1:]])
 
 
 def test_a_big_comment_keeps_target_counts_and_banners_and_says_what_it_left_out() -> None:
-    plan = with_warnings(big_plan(3000))
-    plan.target.environment = "staging"
+    plan = with_target(with_warnings(big_plan(3000)), environment="staging")
     text = render_markdown(plan, max_chars=20_000)
     assert len(text) <= 20_000
     lines = text.splitlines()
@@ -258,14 +266,12 @@ def test_a_big_comment_keeps_target_counts_and_banners_and_says_what_it_left_out
 
 def test_details_are_left_out_before_table_rows() -> None:
     plan = big_plan(60)
-    for change in plan.changes:
-        assert isinstance(change, FlowChange)
-        change.spec = None
-        change.action = "update"
-        change.patch = [
-            PatchOp(op="add", path=f"{PROFILE_SELECTORS}/-", value=attribute(f"a.b{i}"))
-            for i in range(20)
-        ]
+    patch = [
+        PatchOp(op="add", path=f"{PROFILE_SELECTORS}/-", value=attribute(f"a.b{i}"))
+        for i in range(20)
+    ]
+    updated = {"spec": None, "action": "update", "patch": patch}
+    plan = plan.with_changes([c.model_copy(update=updated) for c in plan.changes])
     whole = render_markdown(plan, max_chars=1_000_000)
     assert whole.count("<details>") == 60 and "Trimmed" not in whole
     text = render_markdown(plan, max_chars=len(whole) // 2)
@@ -288,10 +294,8 @@ def test_the_default_limit_fits_github_and_gitlab_with_a_margin() -> None:
 
 @pytest.mark.parametrize("environment", [None, "staging"])
 def test_the_marker_is_the_first_line_and_names_the_target(environment: str | None) -> None:
-    plan = big_plan(3)
-    plan.target.environment = environment
-    plan.changes[0].action = "delete"
-    plan.summary = Summary(create=2, delete=1)
+    plan = with_first_change(with_target(big_plan(3), environment=environment), action="delete")
+    plan = plan.model_copy(update={"summary": Summary(create=2, delete=1)})
     text = render_markdown(plan)
     first, rest = text.split("\n", 1)
     assert first.startswith("<!-- provisioner-plan {") and first.endswith("} -->")
@@ -313,10 +317,10 @@ def test_the_marker_is_the_first_line_and_names_the_target(environment: str | No
 
 
 def test_no_value_can_close_or_imitate_the_marker() -> None:
-    plan = big_plan(1)
-    plan.target.org = 'x"} --> <!-- provisioner-plan {"org": "y'
-    plan.target.sandbox = "--!> \u2028 é"
-    plan.changes[0].name = "<!-- provisioner-plan -->"
+    plan = with_target(
+        big_plan(1), org='x"} --> <!-- provisioner-plan {"org": "y', sandbox="--!> \u2028 é"
+    )
+    plan = with_first_change(plan, name="<!-- provisioner-plan -->")
     text = render_markdown(plan)
     first, rest = text.split("\n", 1)
     assert first.count("-->") == 1 and first.count("<!--") == 1 and "<!--" not in rest
@@ -339,11 +343,8 @@ def test_no_color_is_honoured(workspace: Workspace) -> None:
 
 
 def test_markdown_escapes_names_in_html_and_tables() -> None:
-    plan = big_plan(1)
-    change = plan.changes[0]
-    assert isinstance(change, FlowChange)
-    change.name, change.action = "a<b>|c", "update"
-    change.patch = [PatchOp(op="add", path=f"{PROFILE_SELECTORS}/-", value=attribute("x.y"))]
+    patch = [PatchOp(op="add", path=f"{PROFILE_SELECTORS}/-", value=attribute("x.y"))]
+    plan = with_first_change(big_plan(1), name="a<b>|c", action="update", patch=patch)
     text = render_markdown(plan)
     assert "<code>~ dataflow a&lt;b&gt;|c</code>" in text
     assert "| `a<b>\\|c` |" in text

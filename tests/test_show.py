@@ -101,8 +101,8 @@ def test_an_edited_plan_is_refused(workspace: Workspace) -> None:
 def test_with_a_plan_key_only_a_plan_signed_with_it_is_shown(workspace: Workspace) -> None:
     workspace.env["PROVISIONER_PLAN_KEY"] = "the-plan-jobs-key"
     data = saved(workspace)  # signed with the key
+    data["changes"][-1]["name"] = "someone-elses"
     forged = Plan.model_validate(data)
-    forged.changes[-1].name = "someone-elses"
     unsigned = write(workspace, forged.sealed().as_json(), "unsigned.json")
     other = write(workspace, forged.sealed(b"another key").as_json(), "other.json")
     for key, name, expected in (

@@ -129,6 +129,14 @@ def test_ci_set_refuses_the_fallback(value: str) -> None:
         select_target({"CI": value})
 
 
+def test_the_fallback_prints_nothing_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the command line prints: without `notify`, choosing the target says nothing."""
+    assert select_target({}, workdir=tmp_path).kind == "emulator"
+    assert capsys.readouterr() == ("", "")
+
+
 def test_no_notice_when_the_emulator_is_chosen(tmp_path: Path) -> None:
     notices: list[str] = []
     select_target({}, use_emulator=True, workdir=tmp_path, notify=notices.append)

@@ -1,11 +1,10 @@
-"""Carrying out a plan: creates in dependency order, dataflows concurrently, a read after.
+"""Carrying out a plan: in the stages the plan derives (`plan/order.py`), a read after.
 
-Order: the profile source (once per sandbox), then the old halves of replaced dataflows,
-then accounts (concurrently), then every dataflow (concurrently, at most `concurrency` at
-once: an account before the targets that use it holds, since accounts are done first),
-then deletes: dataflows, then accounts, then the profile source. Dataflows are
-independent: one failing does not stop the others. Results are reported in the plan's
-order, whatever order they finish in.
+The order is decided there alone: the profile source, the old halves of replaced
+dataflows, accounts (concurrently), every dataflow (concurrently, at most `concurrency` at
+once), then deletes: dataflows, accounts, the profile source. Dataflows are independent:
+one failing does not stop the others. Results are reported in the plan's order, whatever
+order they finish in.
 
 Every create is made so that a re-run finds it: it carries the ownership marker, and an
 ambiguous failure is followed by a lookup (the client adopts what it finds); a create
@@ -20,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from provisioner.apply.conflicts import patch_as_planned
 from provisioner.apply.dataflow import DataflowConverger
@@ -35,6 +34,7 @@ from provisioner.errors import ProvisionerError
 from provisioner.plan.accounts import recorded_references
 from provisioner.plan.content import content_digest
 from provisioner.plan.model import AccountChange, AnyChange, Plan, SourceChange, unit_of
+from provisioner.plan.order import StageKind, Step, apply_stages
 from provisioner.plan.specs import account_from_spec
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import ApiCallError
@@ -47,7 +47,7 @@ Resource = dict[str, Any]
 log = logging.getLogger("provisioner.apply")
 UNITS_PER_REQUEST_SLOT = 8
 _KINDS = {"flow": "flows", "target": "targetConnections", "account": "connections"}
-_PARTS = ("flow", "target")  # what a dataflow is made of (its account may be shared)
+_Change = TypeVar("_Change", SourceChange, AccountChange)
 
 
 @dataclass
@@ -101,34 +101,29 @@ class Applier:
     # the order --------------------------------------------------------------------------
 
     def run(self) -> ApplyReport:
-        changes = self.plan.changes
-        sources = [c for c in changes if isinstance(c, SourceChange)]
-        accounts = [c for c in changes if isinstance(c, AccountChange)]
-        parts = [c for c in changes if c.type in ("target", "flow")]
-        flows = _unique(c.name for c in parts if c.action != "delete")
-        deleted = _unique(c.name for c in parts if c.action == "delete")
-        for source in (s for s in sources if s.action != "delete"):
-            self._unit("profile source", partial(self._source, source))
-        self._each([(f"dataflow {n}", partial(self._retire_replaced, n)) for n in flows])
-        self._each(
-            [
-                (f"account {a.name}", partial(self._account, a))
-                for a in accounts
-                if a.action != "delete"
+        handlers = self._handlers()
+        for stage in apply_stages(self.plan):
+            units: list[tuple[str, Callable[[], list[str]]]] = [
+                (step.unit, partial(handlers[stage.kind], step)) for step in stage.steps
             ]
-        )
-        self._each([(f"dataflow {n}", partial(self.converger.converge, n)) for n in flows])
-        self._each([(f"dataflow {n}", partial(self._delete_flow, n)) for n in deleted])
-        self._each(
-            [
-                (f"account {a.name}", partial(self._delete, a))
-                for a in accounts
-                if a.action == "delete"
-            ]
-        )
-        for source in (s for s in sources if s.action == "delete"):
-            self._unit("profile source", partial(self._delete_source, source))
+            if stage.one_at_a_time:
+                for unit in units:
+                    self._unit(*unit)
+            else:
+                self._each(units)
         return self._report()
+
+    def _handlers(self) -> dict[StageKind, Callable[[Step], list[str]]]:
+        """What carries out one unit of each stage."""
+        return {
+            "make source": lambda step: self._source(_the(step, SourceChange)),
+            "retire replaced": self._retire_replaced,
+            "converge accounts": lambda step: self._account(_the(step, AccountChange)),
+            "converge dataflows": lambda step: self.converger.converge(step.name),
+            "delete dataflows": self._delete_flow,
+            "delete accounts": lambda step: self._delete(_the(step, AccountChange)),
+            "delete source": lambda step: self._delete_source(_the(step, SourceChange)),
+        }
 
     def _each(self, units: list[tuple[str, Callable[[], list[str]]]]) -> None:
         """Run the units, several times `concurrency` at once: the client's limiter bounds
@@ -292,16 +287,14 @@ class Applier:
 
     # dataflows ------------------------------------------------------------------------
 
-    def _retire_replaced(self, name: str) -> list[str]:
+    def _retire_replaced(self, step: Step) -> list[str]:
         """A replaced dataflow's old flow and target go first: its account may be replaced."""
         done = []
-        for kind, change in (
-            ("flows", self.plan.flow_change(name)),
-            ("targetConnections", self.plan.target_change(name)),
-        ):
-            if change is not None and change.action == "replace" and change.id:
-                self.client.delete(kind, change.id, f"delete the old {change.type} of {name}")
-                done.append(f"deleted the old {change.type}")
+        for change in step.changes:
+            self.client.delete(
+                _KINDS[change.type], change.id or "", f"delete the old {change.type} of {step.name}"
+            )
+            done.append(f"deleted the old {change.type}")
         return done
 
     def _account_id(self, key: str) -> str:
@@ -314,11 +307,10 @@ class Applier:
                 )
             return self.accounts[key]
 
-    def _delete_flow(self, name: str) -> list[str]:
+    def _delete_flow(self, step: Step) -> list[str]:
         done = []
-        for change in self.plan.changes:
-            if change.name == name and change.action == "delete" and change.type in _PARTS:
-                done += self._delete(change)
+        for change in step.changes:
+            done += self._delete(change)
         return done
 
     def _delete(self, change: AnyChange) -> list[str]:
@@ -343,6 +335,14 @@ class Applier:
 
 def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
+
+
+def _the(step: Step, kind: type[_Change]) -> _Change:
+    """The one change of a unit that carries out a single change, as the stage expects it."""
+    (change,) = step.changes
+    if not isinstance(change, kind):
+        raise TypeError(f"{step.unit}: expected a {kind.__name__}, not {type(change).__name__}")
+    return change
 
 
 def _records_these_credentials(resource: Resource, account: DesiredAccount) -> bool:

@@ -1,17 +1,21 @@
-"""`provisioner comment`: the Markdown plan as the pull or merge request's comment."""
+"""`provisioner comment`: the Markdown plan as the pull or merge request's comment.
+
+The forges' client (httpx) is imported when the command runs: its `--help` loads only click.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from provisioner.cli.group import cli
 from provisioner.errors import ProvisionerError
-from provisioner.review.context import ForgeName, forge_from_env
-from provisioner.review.post import MissingMarker, post_plan
+
+if TYPE_CHECKING:
+    from provisioner.review.context import ForgeName
 
 MAX_PLAN_BYTES = 1024 * 1024  # forges cap comments near 64 KiB (GitHub) and 1 MB (GitLab)
 
@@ -38,8 +42,11 @@ def comment(plan_file: Path, forge: str | None) -> None:
     with the api scope: CI_JOB_TOKEN cannot post notes), CI_API_V4_URL, CI_PROJECT_ID,
     CI_MERGE_REQUEST_IID.
     """
+    from provisioner.review.context import forge_from_env
+    from provisioner.review.post import MissingMarker, post_plan
+
     text = _read_plan(plan_file)
-    target = forge_from_env(os.environ, cast(ForgeName | None, forge))
+    target = forge_from_env(os.environ, cast("ForgeName | None", forge))
     try:
         outcome = post_plan(target, text)
     except MissingMarker as error:

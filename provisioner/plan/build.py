@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from provisioner.plan.diff import (
     unattributed,
 )
 from provisioner.plan.identity import ConflictError, claim
+from provisioner.plan.labels import with_platform_names
 from provisioner.plan.leftovers import delete_change, plan_duplicates, plan_leftovers
 from provisioner.plan.model import (
     AnyChange,
@@ -34,6 +35,7 @@ from provisioner.plan.model import (
     TargetSpec,
     summarize,
 )
+from provisioner.plan.order import in_apply_order
 from provisioner.plan.specs import flow_spec
 from provisioner.plan.warnings import Safety, plan_warnings
 from provisioner.platform.ids import PROFILE_SELECTORS, SEGMENT_SELECTORS
@@ -55,6 +57,8 @@ class _Planning:
     renamed: dict[str, str] = field(default_factory=dict)
     # (manifest name, the dataflow it claims), by the dataflow's account id
     claimed: dict[str, list[tuple[str, LiveFlow]]] = field(default_factory=dict)
+    # audience id (lower case) -> its name on the platform
+    platform_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def make_plan(
@@ -64,14 +68,18 @@ def make_plan(
     prune: bool = False,
     only: Sequence[str] = (),
     safety: Safety | None = None,
+    audience_names: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan that turns `managed` into `desired`. With `only`, the run is restricted to
-    those dataflows (and what they need); `desired` already holds only them."""
+    those dataflows (and what they need); `desired` already holds only them.
+    `audience_names`: audience id (lower case) -> its name on the platform, shown where
+    the manifests give none."""
     implicit = {
         n: f.account for n, f in desired.flows.items() if desired.accounts[f.account].implicit
     }
     claims = claim(desired.flows, managed, implicit)
     work = _Planning(desired, managed, renamed=claims.renamed)
+    work.platform_names = audience_names or {}
     for name in desired.flows:
         if name in managed.flows:
             live = managed.flows[name]
@@ -87,7 +95,7 @@ def make_plan(
     work.changes += leftovers.changes
     if not only:
         work.changes += plan_duplicates(managed)
-    changes = _in_apply_order(work.changes)
+    changes = in_apply_order(work.changes)
     return Plan(
         target=target,
         summary=summarize(changes, work.unchanged),
@@ -97,15 +105,6 @@ def make_plan(
         warnings=plan_warnings(changes, desired, managed, safety),
         notes=leftovers.notes,
     )
-
-
-def _in_apply_order(changes: list[AnyChange]) -> list[AnyChange]:
-    order = {"source": 0, "account": 1, "target": 2, "flow": 3}
-    creates = [c for c in changes if c.action != "delete"]
-    deletes = [c for c in changes if c.action == "delete"]
-    creates.sort(key=lambda c: (order[c.type], c.name))
-    deletes.sort(key=lambda c: (-order[c.type], c.name))
-    return creates + deletes
 
 
 def _plan_source(work: _Planning) -> None:
@@ -148,10 +147,14 @@ def _plan_flow(work: _Planning, flow: DesiredFlow) -> None:
     _plan_flow_update(work, live, flow)
 
 
-def _audience_names(flow: DesiredFlow, live: Resource | None = None) -> dict[str, str]:
+def _audience_names(
+    work: _Planning, flow: DesiredFlow, changes: AudienceChanges, live: Resource | None = None
+) -> dict[str, str]:
+    """The names a reader sees the audiences by: the manifest's, else the live dataflow's,
+    else the platform's for those the change shows."""
     names = {i: v["name"] for _, i, v in live_audiences(live) if v.get("name")} if live else {}
     names.update({i: a.name for i, a in flow.audiences.items() if a.name})
-    return names
+    return with_platform_names(names, changes, work.platform_names)
 
 
 def _plan_new_flow(work: _Planning, flow: DesiredFlow) -> None:
@@ -160,15 +163,16 @@ def _plan_new_flow(work: _Planning, flow: DesiredFlow) -> None:
         work.unchanged += 1
     else:
         work.changes.append(target)
+    audiences = AudienceChanges(add=sorted(flow.audiences))
     work.changes += [
         FlowChange(
             action="create",
             name=flow.name,
             spec=flow_spec(flow),
             source=flow.source,
-            audiences=AudienceChanges(add=sorted(flow.audiences)),
+            audiences=audiences,
             attributes=AttributeChanges(add=sorted(flow.attributes)),
-            audience_names=_audience_names(flow),
+            audience_names=_audience_names(work, flow, audiences),
         )
     ]
 
@@ -214,6 +218,7 @@ def _replace_reason(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> str:
 
 
 def _plan_replaced_flow(work: _Planning, live: LiveFlow, flow: DesiredFlow, reason: str) -> None:
+    audiences = AudienceChanges(add=sorted(flow.audiences))
     for change in (
         TargetChange(
             action="replace",
@@ -232,9 +237,9 @@ def _plan_replaced_flow(work: _Planning, live: LiveFlow, flow: DesiredFlow, reas
             source=flow.source,
             destructive=True,
             reason=reason,
-            audiences=AudienceChanges(add=sorted(flow.audiences)),
+            audiences=audiences,
             attributes=AttributeChanges(add=sorted(flow.attributes)),
-            audience_names=_audience_names(flow, live.flow),
+            audience_names=_audience_names(work, flow, audiences, live.flow),
         ),
     ):
         work.changes.append(change)
@@ -265,12 +270,10 @@ def _plan_flow_update(work: _Planning, live: LiveFlow, flow: DesiredFlow) -> Non
     if diff.empty:
         work.unchanged += 1
         return
-    change = _flow_update(live, flow, diff, _drifted(work, live))
-    change.unattributed = not change.drift and _unattributed(work, live)
-    work.changes.append(change)
+    work.changes.append(_flow_update(work, live, flow, diff))
 
 
-def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff, drift: bool) -> FlowChange:
+def _flow_update(work: _Planning, live: LiveFlow, flow: DesiredFlow, diff: FlowDiff) -> FlowChange:
     fields = [
         FieldChange(path=k, before=_field_value(b), after=_field_value(a))
         for k, (b, a) in diff.fields.items()
@@ -282,6 +285,12 @@ def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff, drift: bool)
     removed = len(diff.audiences.removed)
     heavy = live_count > 0 and removed * 2 > live_count
     patch = [PatchOp.model_validate(op) for op in diff.patch]
+    audiences = AudienceChanges(
+        add=diff.audiences.added,
+        remove=diff.audiences.removed,
+        update=sorted(diff.audiences.changed),
+    )
+    drift = _drifted(work, live)
     return FlowChange(
         action="update",
         name=flow.name,
@@ -291,16 +300,13 @@ def _flow_update(live: LiveFlow, flow: DesiredFlow, diff: FlowDiff, drift: bool)
         patch=patch,
         spec=flow_spec(flow),
         enable=diff.enabled[1] if diff.enabled else None,
-        audiences=AudienceChanges(
-            add=diff.audiences.added,
-            remove=diff.audiences.removed,
-            update=sorted(diff.audiences.changed),
-        ),
+        audiences=audiences,
         attributes=AttributeChanges(add=diff.attributes.added, remove=diff.attributes.removed),
-        audience_names=_audience_names(flow, live.flow),
+        audience_names=_audience_names(work, flow, audiences, live.flow),
         live_audiences=_live_audiences_patched(live.flow, patch),
         live_attributes=_live_attributes_patched(live.flow, patch),
         drift=drift,
+        unattributed=not drift and _unattributed(work, live),
         destructive=heavy,
         reason=f"removes {removed} of its {live_count} audiences" if heavy else "",
     )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from provisioner.plan.identity import Claimant, claim
 from provisioner.plan.leftovers import delete_change
-from provisioner.plan.model import AnyChange, Plan, PlanTarget, SourceChange, summarize
+from provisioner.plan.model import AnyChange, Plan, PlanTarget, summarize
 from provisioner.state.managed import ManagedState
 from provisioner.state.marker import read_marker
 
@@ -81,11 +81,9 @@ def _profile_source(managed: ManagedState, gone: set[str], notes: list[str]) -> 
     if users:
         notes.append(_kept("the profile source connection", users))
         return []
-    change = delete_change("source", "profile", source, REASON)
-    assert isinstance(change, SourceChange)
     base = source.get("baseConnectionId")
-    change.base_id = str(base) if base and not managed.in_use(str(base), gone) else None
-    return [change]
+    spare = str(base) if base and not managed.in_use(str(base), gone) else None
+    return [delete_change("source", "profile", source, REASON, base_id=spare)]
 
 
 def _kept(what: str, users: list[str]) -> str:

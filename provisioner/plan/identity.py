@@ -76,30 +76,63 @@ def claim(
     for manifests that name no account."""
     _take_over(manifests, managed)
     earlier = {n: {nfc(o) for o in m.renamed_from} for n, m in manifests.items()}
-    rules: list[Rule] = [
-        lambda n, f: f.evidence == "ledger" and f.recorded == n,
-        lambda n, f: f.evidence == "made" and f.recorded == n and f.name == n,
-        lambda n, f: f.recorded in earlier[n] or f.name in earlier[n],
-        lambda n, f: f.evidence != "ledger" and f.name == n,
-        lambda n, f: f.evidence == "made" and f.recorded == n,
-    ]
-    claimed = _assign(sorted(manifests), managed.candidates, rules, earlier)
-    claims = Claims()
+    claimed = _assign(sorted(manifests), managed.candidates, _rules(earlier), earlier)
+    claims = Claims(renamed=_key_claimed(claimed))
+    claims.unclaimed = _set_aside_the_rest(claimed, managed, set(manifests))
+    managed.flows = {**claims.unclaimed, **claimed}
+    _follow_implicit_accounts(claimed, managed, implicit_accounts or {})
+    _check_foreign(manifests, managed, check)
+    return claims
+
+
+def _rules(earlier: Mapping[str, set[str]]) -> list[Rule]:
+    """The claim rules, strongest evidence first (the module's numbered list)."""
+
+    def by_earlier_name(name: str, live: LiveFlow) -> bool:
+        return live.recorded in earlier[name] or live.name in earlier[name]
+
+    return [_by_ledger, _made_and_still_named, by_earlier_name, _by_live_name, _made_renamed_since]
+
+
+def _by_ledger(name: str, live: LiveFlow) -> bool:
+    return live.evidence == "ledger" and live.recorded == name
+
+
+def _made_and_still_named(name: str, live: LiveFlow) -> bool:
+    return live.evidence == "made" and live.recorded == name and live.name == name
+
+
+def _by_live_name(name: str, live: LiveFlow) -> bool:
+    return live.evidence != "ledger" and live.name == name
+
+
+def _made_renamed_since(name: str, live: LiveFlow) -> bool:
+    return live.evidence == "made" and live.recorded == name
+
+
+def _key_claimed(claimed: Mapping[str, LiveFlow]) -> dict[str, str]:
+    """Key each claimed dataflow by its manifest's name; the earlier names of those the
+    plan renames, by manifest name."""
+    renamed = {}
     for name, live in claimed.items():
         live.key = name
         if live.name != name:
-            claims.renamed[name] = live.name
+            renamed[name] = live.name
+    return renamed
+
+
+def _set_aside_the_rest(
+    claimed: Mapping[str, LiveFlow], managed: ManagedState, names: set[str]
+) -> dict[str, LiveFlow]:
+    """What no manifest claims: copies of a claimed dataflow are duplicates, unmarked ones
+    foreign (unproven), and the marked rest is returned by keys of their own."""
     taken = {live.id for live in claimed.values()}
     rest = [f for f in managed.candidates if f.id not in taken]
     managed.duplicates += _duplicates(claimed, rest, managed.project)
     copies = {d.resource.get("id") for d in managed.duplicates if d.kind == "flow"}
     leftovers = [f for f in rest if f.id not in copies]
     managed.foreign += [f.flow for f in leftovers if not f.marked]  # unclaimed legacy: unproven
-    claims.unclaimed = _keyed([f for f in leftovers if f.marked], set(manifests))
-    managed.flows = {**claims.unclaimed, **claimed}
-    _follow_implicit_accounts(claimed, managed, implicit_accounts or {})
-    _check_foreign(manifests, managed, check)
-    return claims
+    return _keyed([f for f in leftovers if f.marked], names)
 
 
 def _assign(

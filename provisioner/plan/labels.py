@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from provisioner.plan.model import FlowChange, Plan
+from provisioner.plan.model import AudienceChanges
 
 
-def label_plan(plan: Plan, names_by_id: Mapping[str, str]) -> None:
-    """Fill the plan's audience names from the platform where the manifest gives none, so
-    every audience shows with its name and id."""
-    for change in plan.changes:
-        if not isinstance(change, FlowChange) or change.audiences is None:
-            continue
-        shown = [*change.audiences.add, *change.audiences.remove, *change.audiences.update]
-        for audience_id in shown:
-            name = names_by_id.get(audience_id.lower())
-            if name and not change.audience_names.get(audience_id):
-                change.audience_names[audience_id] = name
+def with_platform_names(
+    names: Mapping[str, str], changes: AudienceChanges, platform_names: Mapping[str, str]
+) -> dict[str, str]:
+    """`names` and, for each audience the change shows that they leave unnamed, its name on
+    the platform (`platform_names` is keyed by the id in lower case), so every audience
+    shows with its name and id. Those added come after the given ones, in the change's
+    order."""
+    named = dict(names)
+    for audience_id in (*changes.add, *changes.remove, *changes.update):
+        found = platform_names.get(audience_id.lower())
+        if found and not named.get(audience_id):
+            named[audience_id] = found
+    return named

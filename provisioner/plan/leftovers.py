@@ -25,7 +25,7 @@ from provisioner.plan.model import (
     TargetChange,
 )
 from provisioner.state.desired import DesiredState
-from provisioner.state.managed import ManagedState
+from provisioner.state.managed import Duplicate, ManagedState
 
 Resource = dict[str, Any]
 PRUNE_REASON = "no manifest names it (--prune)"
@@ -35,7 +35,6 @@ _KINDS: dict[ResourceType, type[AnyChange]] = {
     "flow": FlowChange,
     "target": TargetChange,
     "account": AccountChange,
-    "source": SourceChange,
 }
 
 
@@ -46,11 +45,27 @@ class Leftovers:
 
 
 def delete_change(
-    kind: ResourceType, name: str, resource: Resource, reason: str = PRUNE_REASON
+    kind: ResourceType,
+    name: str,
+    resource: Resource,
+    reason: str = PRUNE_REASON,
+    duplicate: bool = False,
+    base_id: str | None = None,
 ) -> AnyChange:
-    return _KINDS[kind](
-        action="delete", name=name, **seen(resource), destructive=kind == "flow", reason=reason
-    )
+    """The delete of a live object, whole. A duplicate's delete is never destructive:
+    nothing asked for goes, only a copy of what stays. `base_id`: the profile base a
+    profile source's delete also removes."""
+    common: dict[str, Any] = {
+        "action": "delete",
+        "name": name,
+        **seen(resource),
+        "destructive": kind == "flow" and not duplicate,
+        "duplicate": duplicate,
+        "reason": reason,
+    }
+    if kind == "source":
+        return SourceChange(**common, base_id=base_id)
+    return _KINDS[kind](**common)
 
 
 def plan_leftovers(
@@ -123,13 +138,17 @@ def _spare_base(managed: ManagedState, source: Resource) -> str | None:
 
 def plan_duplicates(managed: ManagedState) -> list[AnyChange]:
     """Deletes of every duplicate: flows first, then targets, then accounts."""
-    changes = []
-    for duplicate in managed.duplicates:
-        reason = DUPLICATE_REASON.format(kept=duplicate.kept)
-        change = delete_change(duplicate.kind, duplicate.key, duplicate.resource, reason)
-        if isinstance(change, SourceChange):  # its own base goes with it, if no one shares it
-            change.base_id = _spare_base(managed, duplicate.resource)
-        change.duplicate = True
-        change.destructive = False  # nothing asked for goes: a copy of what stays
-        changes.append(change)
-    return changes
+    return [_duplicate_delete(managed, duplicate) for duplicate in managed.duplicates]
+
+
+def _duplicate_delete(managed: ManagedState, duplicate: Duplicate) -> AnyChange:
+    # A duplicate profile source takes its own base with it, if no one shares it.
+    spare = _spare_base(managed, duplicate.resource) if duplicate.kind == "source" else None
+    return delete_change(
+        duplicate.kind,
+        duplicate.key,
+        duplicate.resource,
+        DUPLICATE_REASON.format(kept=duplicate.kept),
+        duplicate=True,
+        base_id=spare,
+    )

@@ -1,5 +1,9 @@
 """The plan: pure, typed data. What would change, on what, against which etag; no I/O here.
 
+Built once and never changed: every model here is frozen, so a plan is made whole (by
+`plan/build.py`, `plan/destroy.py`) and a different plan is a new value (`with_changes`,
+`with_inputs`, `sealed`).
+
 Its JSON form is contract section 4 (`format_version`, `target`, `summary`, `changes` with
 `action`, `type`, `name`, `id`, `audiences`, `attributes`), with more fields beside them.
 Each change kind is its own model (a union discriminated by `type`), so what `apply`
@@ -34,12 +38,12 @@ FieldValue = str | bool | int | None
 Params = dict[str, str]
 
 
-class Model(BaseModel):
+class Model(BaseModel, frozen=True):
     # Every field is always written, so the published schema marks them all required.
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
-class PlanTarget(Model):
+class PlanTarget(Model, frozen=True):
     kind: Literal["platform", "emulator"]
     url: str
     org: str
@@ -53,7 +57,7 @@ class PlanTarget(Model):
     )
 
 
-class Summary(Model):
+class Summary(Model, frozen=True):
     create: int = 0
     update: int = 0
     replace: int = 0
@@ -61,7 +65,7 @@ class Summary(Model):
     unchanged: int = 0
 
 
-class PlanWarning(Model):
+class PlanWarning(Model, frozen=True):
     kind: WarningKind
     names: list[str] = Field(default_factory=list)
     message: str
@@ -81,27 +85,27 @@ def omitted_when_none() -> Any:
     return Field(default=None, exclude_if=_is_none)
 
 
-class Sparse(BaseModel):
+class Sparse(BaseModel, frozen=True):
     model_config = ConfigDict(extra="forbid")
 
 
-class SegmentValue(Sparse):
+class SegmentValue(Sparse, frozen=True):
     id: str | None = omitted_when_none()
     name: str | None = omitted_when_none()
     description: str | None = omitted_when_none()
 
 
-class SegmentSelector(Sparse):
+class SegmentSelector(Sparse, frozen=True):
     type: Literal["PLATFORM_SEGMENT"] = "PLATFORM_SEGMENT"
     value: SegmentValue
 
 
-class ProfileValue(Sparse):
+class ProfileValue(Sparse, frozen=True):
     path: str | None = omitted_when_none()
     operator: Literal["EXISTS"] | None = omitted_when_none()
 
 
-class ProfileSelector(Sparse):
+class ProfileSelector(Sparse, frozen=True):
     type: Literal["JSON_PATH"] = "JSON_PATH"
     value: ProfileValue
 
@@ -109,7 +113,7 @@ class ProfileSelector(Sparse):
 PatchValue = SegmentSelector | ProfileSelector | Params | str
 
 
-class PatchOp(Sparse):
+class PatchOp(Sparse, frozen=True):
     op: Literal["add", "remove", "replace"]
     path: str
     value: PatchValue | None = omitted_when_none()
@@ -126,13 +130,13 @@ def patch_json(ops: list[PatchOp]) -> list[dict[str, Any]]:
 # what a change creates -----------------------------------------------------------------
 
 
-class AudienceSpec(Model):
+class AudienceSpec(Model, frozen=True):
     id: str
     name: str | None = None
     description: str | None = None
 
 
-class FlowSpec(Model):
+class FlowSpec(Model, frozen=True):
     description: str
     enabled: bool
     type: str = Field(description="The destination type, such as amazon-kinesis.")
@@ -142,13 +146,13 @@ class FlowSpec(Model):
     attributes: list[str]
 
 
-class TargetSpec(Model):
+class TargetSpec(Model, frozen=True):
     type: str
     account: str
     params: Params
 
 
-class AccountSpec(Model):
+class AccountSpec(Model, frozen=True):
     type: str
     place: Params = Field(description="The non-secret auth params: region, or namespace.")
     credentials: Params = Field(description="Secret references only, never values.")
@@ -168,18 +172,18 @@ class AccountSpec(Model):
 # changes -------------------------------------------------------------------------------
 
 
-class AudienceChanges(Model):
+class AudienceChanges(Model, frozen=True):
     add: list[str] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
     update: list[str] = Field(default_factory=list)
 
 
-class AttributeChanges(Model):
+class AttributeChanges(Model, frozen=True):
     add: list[str] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
 
 
-class LiveAudience(Model):
+class LiveAudience(Model, frozen=True):
     """An audience selector of the live dataflow, as read, at an index the patch removes or
     replaces: what a reader needs to see what goes (the patch's own value is a placeholder)."""
 
@@ -189,21 +193,21 @@ class LiveAudience(Model):
     description: str | None = None
 
 
-class LiveAttribute(Model):
+class LiveAttribute(Model, frozen=True):
     """A profile selector of the live dataflow, as read, at an index the patch removes."""
 
     index: int
     path: str
 
 
-class FieldChange(Model):
+class FieldChange(Model, frozen=True):
     path: str
     before: FieldValue = None
     after: FieldValue = None
     sensitive: bool = False
 
 
-class ChangeBase(Model):
+class ChangeBase(Model, frozen=True):
     action: Action
     name: str = Field(description="The dataflow's name, the account's key, or 'profile'.")
     id: str | None = Field(default=None, description="The live object's id (not for creates).")
@@ -230,18 +234,18 @@ class ChangeBase(Model):
     source: str = Field(default="", description="The manifest location, FILE:LINE:COL.")
 
 
-class SourceChange(ChangeBase):
+class SourceChange(ChangeBase, frozen=True):
     type: Literal["source"] = "source"
     reuse_base: str | None = Field(default=None, description="A profile base to reuse.")
     base_id: str | None = Field(default=None, description="The base a delete also removes.")
 
 
-class AccountChange(ChangeBase):
+class AccountChange(ChangeBase, frozen=True):
     type: Literal["account"] = "account"
     spec: AccountSpec | None = None
 
 
-class TargetChange(ChangeBase):
+class TargetChange(ChangeBase, frozen=True):
     type: Literal["target"] = "target"
     spec: TargetSpec | None = None
     patch: list[PatchOp] = Field(
@@ -249,7 +253,7 @@ class TargetChange(ChangeBase):
     )
 
 
-class FlowChange(ChangeBase):
+class FlowChange(ChangeBase, frozen=True):
     type: Literal["flow"] = "flow"
     spec: FlowSpec | None = None
     audiences: AudienceChanges | None = None
@@ -275,7 +279,7 @@ Change = Annotated[
 AnyChange = SourceChange | AccountChange | TargetChange | FlowChange
 
 
-class PlanInput(Model):
+class PlanInput(Model, frozen=True):
     """One manifest file a plan was made from, and what it declares."""
 
     manifest: str = Field(description="Its path relative to the project root, with '/'.")
@@ -283,7 +287,7 @@ class PlanInput(Model):
     accounts: list[str] = Field(description="The accounts its dataflows use.")
 
 
-class Plan(Model):
+class Plan(Model, frozen=True):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_serialization_defaults_required=True,
@@ -338,10 +342,14 @@ class Plan(Model):
         # Built once: apply asks for every dataflow's changes, and a scan each time made
         # that quadratic in the size of the plan.
         if self._made_index is None:
-            self._made_index = {}
+            index: dict[tuple[str, str], AnyChange] = {}
             for change in self.changes:
                 if change.action != "delete":
-                    self._made_index.setdefault((change.type, change.name), change)
+                    index.setdefault((change.type, change.name), change)
+            # A cache of the frozen changes, not part of the plan's value: pydantic lets a
+            # frozen model set its private attributes; the type checker cannot tell them
+            # from fields.
+            self._made_index = index  # type: ignore[misc]
         return self._made_index
 
     def as_json(self) -> dict[str, Any]:
@@ -349,16 +357,20 @@ class Plan(Model):
 
     def with_changes(self, changes: list[AnyChange]) -> Plan:
         """A copy holding `changes` instead (its index of them built anew)."""
-        copied = self.model_copy(update={"changes": changes})
-        copied._made_index = None
-        return copied
+        # Constructed, not copied: a copy would share the index of the changes it drops.
+        values = {**dict(self), "changes": changes}
+        return type(self).model_construct(self.model_fields_set | {"changes"}, **values)
+
+    def with_inputs(self, inputs: list[PlanInput]) -> Plan:
+        """A copy that lists the manifests it was made from."""
+        return self.model_copy(update={"inputs": inputs})
 
     def sealed(self, key: bytes | None = None) -> Plan:
         """A copy carrying the checksum of its own content (and a signature, given a key)."""
         sealed = self.model_copy(update={"checksum": content_checksum(self), "signature": None})
-        if key:
-            sealed.signature = content_signature(sealed, key)
-        return sealed
+        if not key:
+            return sealed
+        return sealed.model_copy(update={"signature": content_signature(sealed, key)})
 
 
 def _canonical(plan: Plan, exclude: set[str]) -> bytes:

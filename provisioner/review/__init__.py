@@ -6,9 +6,9 @@ marker the Markdown plan carries, and by its author) and creates, updates or lea
 
 from __future__ import annotations
 
+from provisioner.review.comment_marker import PlanMarker, find_marker
 from provisioner.review.context import forge_from_env
 from provisioner.review.forges import Forge, ForgeComment, GitHub, GitLab
-from provisioner.review.marker import PlanMarker, find_marker
 from provisioner.review.post import PostOutcome, post_plan
 
 __all__ = [

@@ -7,6 +7,11 @@ apply, status or check) to `$GITHUB_STEP_SUMMARY`, posts the plan on the pull re
 asked, and exits with the command's exit code, except a plan's 2 (changes to review), which
 is a success: the `exitcode` output keeps it. So exit 2 from `apply --wait-healthy`,
 `status` or `check` (a dataflow not delivering, a destination not reachable) fails the step.
+
+It prints, though it is outside `cli/`: it is a command-line entry point of its own (the
+runner starts it, not `provisioner`), and what it prints is the step's log: the commands
+it runs, their output as they gave it, and one-line notes made safe for the runner's log
+(`runner_log.py`).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from provisioner.review.comment_marker import PlanMarker, find_marker, plan_has_changes
 from provisioner.review.forges import Forge, ForgeComment
-from provisioner.review.marker import PlanMarker, find_marker, plan_has_changes
 
 Action = Literal["created", "updated", "unchanged", "skipped"]
 
