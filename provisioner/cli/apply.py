@@ -1,12 +1,15 @@
-"""`provisioner apply`: make the platform match the manifests, then say what was done."""
+"""`provisioner apply`: make the platform match the manifests, then say what was done.
+
+What the command needs to run is imported when it runs: its `--help` loads only click.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from provisioner.cli.applied import finish, result_of
 from provisioner.cli.common import (
     carry_out,
     colour,
@@ -19,17 +22,14 @@ from provisioner.cli.common import (
     prune_option,
     target_options,
 )
-from provisioner.cli.context import RunContext, run_context
 from provisioner.cli.group import cli
 from provisioner.cli.show import load_saved_plan
-from provisioner.cli.steps import plan_for
-from provisioner.connect import connect
-from provisioner.manifest import LoadedManifest
-from provisioner.plan.model import Plan
-from provisioner.plan.saved import check_inputs, check_same_run, plan_inputs, portable, refusals
-from provisioner.platform.client import PlatformClient
-from provisioner.render import render_text
-from provisioner.render.applied import apply_result
+
+if TYPE_CHECKING:
+    from provisioner.cli.context import RunContext
+    from provisioner.manifest import LoadedManifest
+    from provisioner.plan.model import Plan
+    from provisioner.platform.client import PlatformClient
 
 APPLY_FORMATS = ("text", "json")
 
@@ -121,6 +121,14 @@ def apply(
     With --wait-healthy it then waits for the changed dataflows' first runs (see
     `provisioner status`): a failed run ends the wait at once.
     """
+    from provisioner.cli.applied import finish, result_of
+    from provisioner.cli.context import run_context
+    from provisioner.cli.steps import plan_for
+    from provisioner.connect import connect
+    from provisioner.plan.saved import check_inputs, plan_inputs, portable
+    from provisioner.render import render_text
+    from provisioner.render.applied import apply_result
+
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
     saved = load_saved_plan(plan_file) if plan_file is not None else None
     manifests = load(context, secrets=True)
@@ -131,7 +139,7 @@ def apply(
     with connect(context.target, concurrency=concurrency) as client:
         progress_line(f"Reading {context.target.where} ...")
         the_plan, managed = plan_for(client, manifests, context.target, context.scope)
-        the_plan.inputs = inputs
+        the_plan = the_plan.with_inputs(inputs)
         refused = _refused(saved, the_plan, context)
         # With --format json, standard output holds the JSON alone: people read the plan
         # on standard error.
@@ -156,6 +164,8 @@ def _refused(saved: Plan | None, the_plan: Plan, context: RunContext) -> dict[st
     """What a saved plan and the fresh one disagree on (nothing without a saved plan)."""
     if saved is None:
         return {}
+    from provisioner.plan.saved import check_same_run, portable, refusals
+
     fresh = portable(the_plan, context.root)
     check_same_run(saved, fresh)
     return refusals(saved, fresh)

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from provisioner.cli.common import colour, load, paths_argument, progress_line
-from provisioner.cli.context import run_context
 from provisioner.cli.group import cli
 from provisioner.errors import EXIT_CHANGES, EXIT_OK
 from provisioner.health.durations import DurationError, parse_duration
-from provisioner.preflight.model import CheckReport
-from provisioner.preflight.run import check_manifests
-from provisioner.render.check import github_annotations, render_check_json, render_check_text
+
+if TYPE_CHECKING:
+    from provisioner.preflight.model import CheckReport
 
 FORMATS = ["text", "json", "github"]
 
@@ -93,6 +93,10 @@ def check(
     # for every other command, with the embedded emulator as a target that is never used
     # (chosen without the AEP_* settings, so a pipeline's platform URL or CI setting,
     # which name or demand a platform, do not stop a check that needs none).
+    # What the check needs is imported here: the command's `--help` loads only click.
+    from provisioner.cli.context import run_context
+    from provisioner.preflight.run import check_manifests
+
     no_platform = {k: v for k, v in os.environ.items() if not k.startswith("AEP_")}
     context = run_context(paths, env_name, None, None, use_emulator=True, environ=no_platform)
     manifests = load(context, secrets=True)
@@ -103,6 +107,8 @@ def check(
 
 
 def _show(report: CheckReport, output_format: str) -> None:
+    from provisioner.render.check import github_annotations, render_check_json, render_check_text
+
     if output_format == "json":
         click.echo(render_check_json(report), nl=False)
     elif output_format == "github":

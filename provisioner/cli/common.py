@@ -1,5 +1,10 @@
 """What the commands that talk to the platform share: options, loading, confirming, and
-carrying out a plan (`cli/applied.py` says what was done)."""
+carrying out a plan (`cli/applied.py` says what was done).
+
+Every command module imports this one to declare its options, and a command's `--help`
+loads nothing more: what only a run needs (the manifests, the plan's models, the platform
+client) is imported inside the functions that run.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +16,27 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from provisioner.cli.context import RunContext
 from provisioner.cli.progress import Applied, Progress
 from provisioner.cli.progress import wanted as progress_wanted
-from provisioner.cli.steps import InvalidManifests, load_manifests
 from provisioner.errors import ProvisionerError
-from provisioner.manifest import LoadedManifest
-from provisioner.plan.model import Plan
-from provisioner.platform.client import PlatformClient
-from provisioner.render.safe import for_terminal
-from provisioner.state.managed import ManagedState
 
 if TYPE_CHECKING:
     from provisioner.apply.run import ApplyReport
+    from provisioner.cli.context import RunContext
+    from provisioner.manifest import LoadedManifest
+    from provisioner.plan.model import Plan
+    from provisioner.platform.client import PlatformClient
+    from provisioner.state.managed import ManagedState
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The formats `plan` and `show` print, as `provisioner.render.formats` renders them (a test
+# keeps the two the same): declared here so that the options need not import the renderers.
+PLAN_FORMATS = ("text", "json", "markdown", "gitlab-report")
+PLAN_FORMATS_HELP = (
+    "text for people, json for machines (schema: `provisioner schema --plan`), markdown for "
+    "a pull-request comment, gitlab-report for GitLab's merge-request widget."
+)
 
 
 def target_options(command: F) -> F:
@@ -98,6 +109,9 @@ def prune_option(command: F) -> F:
 
 
 def load(context: RunContext, secrets: bool) -> list[LoadedManifest]:
+    from provisioner.cli.steps import InvalidManifests, load_manifests
+    from provisioner.render.safe import for_terminal
+
     try:
         loaded = load_manifests(
             context.paths, secrets, variables=context.variables, environment=context.environment

@@ -79,7 +79,9 @@ def run_context(
     # With a project file, the embedded emulator lives at its root: one sandbox however deep
     # in the repository a command runs.
     workdir = project.root if project is not None else None
-    target = select_target(environ, platform_url, sandbox, use_emulator, workdir=workdir)
+    target = select_target(
+        environ, platform_url, sandbox, use_emulator, workdir=workdir, notify=_say_on_stderr
+    )
     if target.kind == "platform":
         target = replace(target, source=source)
     scope = Scope(
@@ -91,6 +93,10 @@ def run_context(
         clients=tuple(environment.clients) if environment is not None else (),
     )
     return RunContext(project, name, chosen_paths, target, scope)
+
+
+def _say_on_stderr(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _platform_url(

@@ -1,10 +1,15 @@
-"""Commands that need no platform: validate and schema."""
+"""Commands that need no platform: validate and schema.
+
+The manifests' models (pydantic) and the YAML parser are imported when a command runs:
+their `--help` loads only click.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,23 +19,11 @@ from provisioner.errors import (
     EXIT_OK,
     EXIT_USER_ERROR,
 )
-from provisioner.manifest import (
-    load_and_check,
-    manifest_json_schema,
-    resolve_secrets,
-)
-from provisioner.manifest.load import LoadResult
-from provisioner.manifest.problems import Problem
-from provisioner.manifest.project import (
-    Project,
-    ProjectError,
-    check_environments,
-    find_project,
-    project_json_schema,
-    shared_sandboxes,
-)
-from provisioner.plan.model import plan_json_schema
-from provisioner.render.safe import for_terminal
+
+if TYPE_CHECKING:
+    from provisioner.manifest.load import LoadResult
+    from provisioner.manifest.problems import Problem
+    from provisioner.manifest.project import Project
 
 DEFAULT_MANIFESTS = Path("destinations")
 
@@ -63,6 +56,9 @@ def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -
     Every problem of every file is reported at once as FILE:LINE:COL: error: MESSAGE (at
     field.path). Exits 0 when all manifests are valid (warnings allowed), 1 otherwise.
     """
+    from provisioner.manifest import resolve_secrets
+    from provisioner.manifest.project import check_environments, shared_sandboxes
+
     project, project_problems = _project_of(Path.cwd())
     paths = paths or _default_paths(project)
     if not paths and not project_problems:
@@ -89,6 +85,13 @@ def validate(paths: tuple[Path, ...], output_format: str, check_secrets: bool) -
     click.get_current_context().exit(EXIT_USER_ERROR if result.errors else EXIT_OK)
 
 
+def load_and_check(paths: Iterable[str | Path]) -> LoadResult:
+    """The manifests of `paths`, loaded and checked offline, as `validate` reports them."""
+    from provisioner.manifest import load_and_check as load_and_check_manifests
+
+    return load_and_check_manifests(paths)
+
+
 def _default_paths(project: Project | None) -> tuple[Path, ...]:
     """The project file's `manifests`; without any, `destinations/` beside the project file
     (or here) when there is one. The pre-commit hook runs `validate` without paths, so that
@@ -100,6 +103,8 @@ def _default_paths(project: Project | None) -> tuple[Path, ...]:
 
 
 def _project_of(directory: Path) -> tuple[Project | None, list[Problem]]:
+    from provisioner.manifest.project import ProjectError, find_project
+
     try:
         return find_project(directory), []
     except ProjectError as error:
@@ -121,6 +126,8 @@ def _validation_json(result: LoadResult) -> dict[str, Any]:
 
 
 def _echo_validation_text(result: LoadResult) -> None:
+    from provisioner.render.safe import for_terminal
+
     for problem in result.problems:
         click.echo(for_terminal(problem.format()), err=problem.severity == "error")
     summary = (
@@ -173,24 +180,30 @@ def schema(of_plan: bool, of_project: bool, of_status: bool, of_apply: bool) -> 
 
 
 def schema_text() -> str:
+    from provisioner.manifest import manifest_json_schema
+
     return json.dumps(manifest_json_schema(), indent=2) + "\n"
 
 
 def plan_schema_text() -> str:
+    from provisioner.plan.model import plan_json_schema
+
     return json.dumps(plan_json_schema(), indent=2) + "\n"
 
 
 def apply_schema_text() -> str:
-    from provisioner.render.applied import apply_json_schema  # only this option needs it
+    from provisioner.render.applied import apply_json_schema
 
     return json.dumps(apply_json_schema(), indent=2) + "\n"
 
 
 def status_schema_text() -> str:
-    from provisioner.health.model import status_json_schema  # only this option needs it
+    from provisioner.health.model import status_json_schema
 
     return json.dumps(status_json_schema(), indent=2) + "\n"
 
 
 def project_schema_text() -> str:
+    from provisioner.manifest.project import project_json_schema
+
     return json.dumps(project_json_schema(), indent=2) + "\n"

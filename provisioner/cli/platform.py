@@ -1,15 +1,20 @@
-"""Commands that talk to the platform: plan, destroy, import (apply: `cli/apply.py`)."""
+"""Commands that talk to the platform: plan, destroy, import (apply: `cli/apply.py`).
+
+What a command needs to run is imported when it runs: its `--help` loads only click.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from provisioner.cli.applied import finish, result_of
 from provisioner.cli.common import (
+    PLAN_FORMATS,
+    PLAN_FORMATS_HELP,
     carry_out,
     colour,
     confirm,
@@ -21,26 +26,13 @@ from provisioner.cli.common import (
     prune_option,
     target_options,
 )
-from provisioner.cli.context import RunContext, run_context
 from provisioner.cli.group import cli
-from provisioner.cli.steps import (
-    named,
-    only_unmatched,
-    plan_for,
-    plan_target,
-    read_managed,
-    refuse_unmatched_only,
-)
-from provisioner.connect import connect
 from provisioner.errors import EXIT_CHANGES, EXIT_OK, ProvisionerError
 from provisioner.files import write_private
-from provisioner.plan.destroy import destroy_plan
-from provisioner.plan.model import Plan
-from provisioner.plan.saved import PLAN_KEY_VARIABLE, plan_inputs, portable
-from provisioner.render import render_text
-from provisioner.render.formats import PLAN_FORMATS, PLAN_FORMATS_HELP, render_plan
-from provisioner.render.safe import for_terminal
-from provisioner.state.managed import nfc
+
+if TYPE_CHECKING:
+    from provisioner.cli.context import RunContext
+    from provisioner.plan.model import Plan
 
 
 @cli.command()
@@ -85,6 +77,10 @@ def plan(
     against the manifests in PATHS (default: the project file's `manifests`): audiences
     by id, attributes by path, order ignored.
     """
+    from provisioner.cli.context import run_context
+    from provisioner.plan.saved import portable
+    from provisioner.render.formats import render_plan
+
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
     the_plan = _fresh_plan(context, concurrency)
     # What leaves this machine (JSON, Markdown for a comment) holds no local absolute path.
@@ -97,12 +93,15 @@ def plan(
 
 
 def _fresh_plan(context: RunContext, concurrency: int) -> Plan:
+    from provisioner.cli.steps import plan_for
+    from provisioner.connect import connect
+    from provisioner.plan.saved import plan_inputs
+
     manifests = load(context, secrets=True)
     progress_line(f"Reading {context.target.where} ...")
     with connect(context.target, concurrency=concurrency) as client:
         the_plan, _ = plan_for(client, manifests, context.target, context.scope)
-    the_plan.inputs = plan_inputs(manifests, context.root)
-    return the_plan
+    return the_plan.with_inputs(plan_inputs(manifests, context.root))
 
 
 @cli.command()
@@ -122,6 +121,20 @@ def destroy(
 ) -> None:
     """Delete the dataflows the manifests in PATHS name, then the target connections and
     accounts no remaining dataflow uses. Needs no secrets."""
+    from provisioner.cli.applied import finish, result_of
+    from provisioner.cli.context import run_context
+    from provisioner.cli.steps import (
+        named,
+        only_unmatched,
+        plan_target,
+        read_managed,
+        refuse_unmatched_only,
+    )
+    from provisioner.connect import connect
+    from provisioner.plan.destroy import destroy_plan
+    from provisioner.render import render_text
+    from provisioner.state.managed import nfc
+
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator, only=only)
     manifests = named(load(context, secrets=False))
     wanted = [nfc(n) for n in only]
@@ -172,7 +185,11 @@ def import_(
         raise click.UsageError("give --flow-id ID or --name NAME (one of the two)")
     if output is not None and output.exists() and not force:
         raise ProvisionerError(f"{output} exists; pass --force to overwrite it")
-    from provisioner.apply.adopt import find_flow, import_flow  # only `import` needs it
+    from provisioner.apply.adopt import find_flow, import_flow
+    from provisioner.cli.context import run_context
+    from provisioner.cli.steps import read_managed
+    from provisioner.connect import connect
+    from provisioner.render.safe import for_terminal
 
     context = run_context((), env_name, sandbox, platform_url, use_emulator, need_paths=False)
     click.echo(context.target.describe(), err=True)
@@ -202,6 +219,8 @@ def import_(
 
 
 def _save_plan(the_plan: Plan, path: Path) -> None:
+    from provisioner.plan.saved import PLAN_KEY_VARIABLE
+
     key = os.environ.get(PLAN_KEY_VARIABLE)
     text = json.dumps(the_plan.sealed(key.encode() if key else None).as_json(), indent=2)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from provisioner import __version__
-from provisioner.manifest.problems import Problem
+
+if TYPE_CHECKING:  # the manifest package is not needed to start the CLI (`validate --help`)
+    from provisioner.manifest.problems import Problem
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # One rule per severity: the message says what is wrong, the rule what kind of finding it is.

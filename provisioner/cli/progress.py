@@ -17,10 +17,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from provisioner.apply.run import Result
-from provisioner.plan.model import AnyChange, unit_of
+if TYPE_CHECKING:
+    from provisioner.apply.run import Result
+    from provisioner.plan.model import AnyChange
 
 REDRAW_EVERY = 0.1  # seconds
 
@@ -68,6 +69,9 @@ class Applied:
     again when a later step of that unit fails; failed counts the parts (units)."""
 
     def __init__(self, changes: Iterable[AnyChange]) -> None:
+        # Imported here: the plan's models are not needed to start the CLI (`--help`).
+        from provisioner.plan.model import unit_of
+
         self.weights: dict[str, int] = {}
         for change in changes:
             unit = unit_of(change)

@@ -1,61 +1,39 @@
-"""`provisioner status`, and the wait of `apply --wait-healthy`.
+"""`provisioner status`, the platform's clock, and the wait of `apply --wait-healthy`.
 
-What `status` reads: what `plan` reads (the same requests: the plan's verdict comes from the
-same code), and beside it one request for the platform's clock (its `Date` header: ages and
-staleness are counted on the platform's time, which the emulator's `advance` moves) and one
-list of the sandbox's failed runs in the window; then, for each dataflow that needs detail,
-one list of its runs in the window, read concurrently through the client's shared limiter.
-The judging is `provisioner.health`'s; the renderings are `render/status.py`'s.
+What `status` reads and how it shows it is `cli/status_read.py`'s; the judging is
+`provisioner.health`'s. Both, with the models and the platform client they need, are
+imported when a command runs: `status --help` loads only click.
 """
 
 from __future__ import annotations
 
 import email.utils
-import sys
 import time
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
-from provisioner.apply.run import Result
-from provisioner.cli.common import colour, load, paths_argument, progress_line, target_options
-from provisioner.cli.context import run_context
+from provisioner.cli.common import load, paths_argument, progress_line, target_options
 from provisioner.cli.group import cli
 from provisioner.cli.progress import Done, Progress
-from provisioner.cli.steps import Scope, named, plan_for, read_managed
-from provisioner.connect import connect
 from provisioner.errors import EXIT_CHANGES, EXIT_OK, ProvisionerError
 from provisioner.health.durations import DurationError, format_duration, parse_duration
-from provisioner.health.model import LastRun, Run, StatusReport
-from provisioner.health.rules import Observed, Rules, assess, needs_detail, said_by, status_report
-from provisioner.health.runs import run_of
-from provisioner.health.step import pending_by_dataflow
-from provisioner.health.wait import Standing, Wanted, standing, to_wait_for
-from provisioner.manifest import LoadedManifest
-from provisioner.plan.identity import claim
-from provisioner.plan.model import Plan
-from provisioner.platform.client import PlatformClient
-from provisioner.platform.failures import ApiCallError
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID
-from provisioner.platform.target import Target
-from provisioner.render.status import (
-    github_annotations,
-    marks_for,
-    render_status_json,
-    render_status_markdown,
-    render_status_text,
-)
+
+if TYPE_CHECKING:
+    from provisioner.cli.steps import Scope
+    from provisioner.health.model import LastRun, Run
+    from provisioner.health.wait import Standing
+    from provisioner.manifest import LoadedManifest
+    from provisioner.plan.model import Plan
+    from provisioner.platform.client import PlatformClient
 
 FORMATS = ["text", "json", "markdown", "github"]
 CLOCK_OPERATION = "read the platform's clock"
-RUNS_OPERATION = "read a dataflow's runs"
 FLOWS_OPERATION = "read the dataflows' last runs"
-FAILED_RUNS_OPERATION = "read the sandbox's failed runs"
-FAILED_STATES = "failed,Failed,partialSuccess"
 # apply --wait-healthy looks at once, then after FIRST_POLL seconds, backing off to MAX_POLL:
 # streaming dataflows run hourly, so a look a minute costs little and misses nothing. Module
 # settings, so that tests wait milliseconds.
@@ -159,6 +137,11 @@ def status(
     manifest. Disabled on purpose, or without audiences, is healthy. Exits 0 when all are
     healthy, 2 when some are not, 1 when the status could not be read.
     """
+    from provisioner.cli.context import run_context
+    from provisioner.cli.status_read import judge, read_all, show_report
+    from provisioner.connect import connect
+    from provisioner.health.rules import Rules
+
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator)
     manifests = load(context, secrets=False)
     rules = Rules(since=since, stale_after=stale_after, max_failed_ratio=max_failed_ratio)
@@ -166,86 +149,15 @@ def status(
     with connect(context.target, concurrency=concurrency) as client:
         read = read_all(client, manifests, context.target, context.scope, since)
         report = judge(client, manifests, read, rules, details)
-    _show(report, output_format)
+    show_report(report, output_format)
     click.get_current_context().exit(EXIT_OK if report.healthy else EXIT_CHANGES)
-
-
-@dataclass(frozen=True)
-class Read:
-    """What `status` reads before it judges."""
-
-    plan: Plan
-    flows: dict[str, dict[str, Any]]  # manifest name -> its live dataflow
-    now: int  # epoch ms, by `clock`: the moment every age is counted from
-    clock: Clock
-    failed_lately: frozenset[str]  # ids of the dataflows with a failed run in the window
-
-
-def read_all(
-    client: PlatformClient,
-    manifests: Sequence[LoadedManifest],
-    target: Target,
-    scope: Scope,
-    since: int,
-) -> Read:
-    """The plan (and the live dataflow of each manifest it claimed); beside it, the
-    platform's clock, then which dataflows failed in the window of `since` seconds."""
-
-    def clock_and_failures() -> tuple[Clock, int, frozenset[str]]:
-        clock = platform_clock(client)
-        now = clock.now()
-        return clock, now, failed_lately(client, now - since * 1000)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        beside = pool.submit(clock_and_failures)
-        the_plan, managed = plan_for(client, manifests, target, scope)
-        clock, now, failed = beside.result()
-    names = {m.manifest.name for m in manifests}
-    flows = {name: live.flow for name, live in managed.flows.items() if name in names}
-    return Read(the_plan, flows, now, clock, failed)
-
-
-def judge(
-    client: PlatformClient,
-    manifests: Sequence[LoadedManifest],
-    read: Read,
-    rules: Rules,
-    details: bool,
-) -> StatusReport:
-    """Each manifest's status: the plan's verdict, its dataflow's last run, and the runs of
-    those that need detail."""
-    accounts = {m.manifest.name: m.manifest.account_key for m in manifests}
-    pending = pending_by_dataflow(read.plan, accounts)
-    flows = read.flows
-    now = read.now
-    observed = [
-        Observed(
-            name=m.manifest.name,
-            source=str(m.locate("name")[0]),
-            wanted_enabled=m.manifest.enabled,
-            wanted_audiences=len(m.manifest.audiences),
-            flow=flows.get(m.manifest.name),
-            pending=pending.get(m.manifest.name, []),
-        )
-        for m in manifests
-    ]
-    detailed = [
-        str(o.flow["id"])
-        for o in observed
-        if o.flow is not None
-        and (details or needs_detail(o, rules, now, str(o.flow["id"]) in read.failed_lately))
-    ]
-    runs = read_runs(client, detailed, now - rules.since * 1000)
-    statuses = [
-        assess(o, rules, now, runs.get(str(o.flow["id"])) if o.flow is not None else None)
-        for o in observed
-    ]
-    return status_report(read.plan.target, now, read.clock.source, rules, details, statuses)
 
 
 def platform_clock(client: PlatformClient) -> Clock:
     """The platform's clock, from the `Date` header of one small read; this machine's when
     the platform gives none (or refuses the read)."""
+    from provisioner.platform.failures import ApiCallError
+
     try:
         response = client.call(CLOCK_OPERATION, "GET", f"/flowSpecs/{DESTINATION_FLOW_SPEC_ID}")
     except ApiCallError:
@@ -258,43 +170,6 @@ def platform_clock(client: PlatformClient) -> Clock:
     if said.tzinfo is None:
         return Clock(0, "local")
     return Clock(int(said.timestamp() * 1000) - received, "platform")
-
-
-def failed_lately(client: PlatformClient, since: int) -> frozenset[str]:
-    """The ids of the dataflows with a run that failed, wholly or partly, from `since`
-    (epoch ms) on: one list of the sandbox's runs, filtered on the status as the runs API
-    documents (in the spellings seen: the schema's and real runs')."""
-    filters = [f"metrics.statusSummary.status=={FAILED_STATES}", f"createdAt>={since}"]
-    runs = client.list_all("runs", filters, FAILED_RUNS_OPERATION)
-    return frozenset(str(run["flowId"]) for run in runs if isinstance(run.get("flowId"), str))
-
-
-def read_runs(client: PlatformClient, flow_ids: Sequence[str], since: int) -> dict[str, list[Run]]:
-    """Each dataflow's runs started from `since` (epoch ms) on: one list each, concurrently."""
-    if not flow_ids:
-        return {}
-
-    def fetch(flow_id: str) -> tuple[str, list[Run]]:
-        filters = [f"flowId=={flow_id}", f"createdAt>={since}"]
-        return flow_id, [run_of(item) for item in client.list_all("runs", filters, RUNS_OPERATION)]
-
-    with ThreadPoolExecutor(max_workers=min(client.concurrency, len(flow_ids))) as pool:
-        return dict(pool.map(fetch, flow_ids))
-
-
-def _show(report: StatusReport, output_format: str) -> None:
-    # The encoding of where the report goes (a pipe's or a file's may not be UTF-8).
-    marks = marks_for(getattr(sys.stdout, "encoding", None))
-    if output_format == "json":
-        click.echo(render_status_json(report), nl=False)
-    elif output_format == "markdown":
-        click.echo(render_status_markdown(report, marks), nl=False)
-    elif output_format == "github":
-        for line in github_annotations(report):
-            click.echo(line)  # one write each: the runner reads a command per line
-        click.echo(render_status_text(report, marks=marks), nl=False)
-    else:
-        click.echo(render_status_text(report, colour=colour(), marks=marks), nl=False)
 
 
 # apply --wait-healthy --------------------------------------------------------------------
@@ -314,6 +189,8 @@ def wait_until_healthy(
     that started after `began` (epoch ms, the platform's clock); NotHealthy (exit 2) on a
     failed run since, a dataflow gone, or `timeout` seconds passing. The last line goes
     to standard error too with `to_err` (standard output holds `apply`'s JSON then)."""
+    from provisioner.health.wait import Wanted, to_wait_for
+
     wanted = [
         Wanted(
             m.manifest.name, m.manifest.account_key, m.manifest.enabled, len(m.manifest.audiences)
@@ -348,6 +225,9 @@ def _flow_ids(
 ) -> dict[str, str | None]:
     """Name -> the id of the dataflow it names now (None: not found): the dataflows are
     found as `destroy` finds them, by the identity rule, with no audience lookups."""
+    from provisioner.cli.steps import named, read_managed
+    from provisioner.plan.identity import claim
+
     managed = read_managed(client, scope)
     claim(named(manifests), managed, check=False)
     found = {name: managed.flows.get(name) for name in names}
@@ -382,6 +262,9 @@ def _look(
 ) -> dict[str, Standing]:
     """One look at the dataflows still `waiting` (one list call per 100): those delivered
     leave it; a failed run or a dataflow gone ends the wait. How the rest stand."""
+    from provisioner.apply.run import Result
+    from provisioner.health.wait import standing
+
     listed = client.get_by_ids("flows", [i for i in waiting.values() if i], FLOWS_OPERATION)
     by_id = {str(flow["id"]): flow for flow in listed}
     still: dict[str, Standing] = {}
@@ -414,6 +297,9 @@ def _failed(
     client: PlatformClient, name: str, flow_id: str, began: int, run: LastRun | None
 ) -> str:
     """What to say of a run that failed after the apply: its errors, read from its runs."""
+    from provisioner.cli.status_read import read_runs
+    from provisioner.health.rules import said_by
+
     runs = sorted(read_runs(client, [flow_id], began).get(flow_id, []), key=_started)
     own = [r for r in runs if run is not None and r.id == run.id] or runs[-1:]
     errors = [said_by(e) for r in own for e in r.errors][:3]

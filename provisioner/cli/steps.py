@@ -15,7 +15,6 @@ from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolv
 from provisioner.manifest.problems import errors_in
 from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.plan.build import Safety, make_plan
-from provisioner.plan.labels import label_plan
 from provisioner.plan.model import Plan, PlanTarget
 from provisioner.platform.audiences import AudienceReader
 from provisioner.platform.client import PlatformClient
@@ -184,9 +183,14 @@ def plan_for(
         desired = desired_state(resolution.manifests, target.org, target.sandbox, environ)
         managed = reading.result()
     the_plan = make_plan(
-        desired, managed, plan_target(target, scope), scope.prune, only, scope.safety
+        desired,
+        managed,
+        plan_target(target, scope),
+        scope.prune,
+        only,
+        scope.safety,
+        audience_names=resolution.names_by_id,
     )
     managed_names = [*managed.flows, *(f.name for f in managed.flows.values())]
     refuse_unmatched_only(only_unmatched(unmatched, managed_names), "manifest or managed dataflow")
-    label_plan(the_plan, resolution.names_by_id)
     return the_plan, managed
