@@ -45,7 +45,13 @@ def test_the_benchmark_counts_requests_and_finds_no_duplicate_after_a_storm(
 ) -> None:
     # A lighter storm with Retry-After 0: the waits are only the client's own short backoff.
     options = Options(
-        flows=6, latency_ms=0, storm_rate=0.15, retry_after=0, help_runs=1, timeout=120
+        flows=6,
+        latency_ms=0,
+        storm_rate=0.15,
+        retry_after=0,
+        help_runs=1,
+        timeout=120,
+        steps=frozenset({"plan", "baseline", "apply", "storm", "help"}),
     )
     report = run(tmp_path, options, progress=lambda _: None)
 

@@ -53,7 +53,7 @@ PAST_QUOTA = 4
 FORGET = 10.0
 # ... or, set from a lower bound, by FAST_PROBE a quiet period, twice that the next, up to
 # MAX_PROBE.
-FAST_PROBE = 0.05
+FAST_PROBE = 0.25  # a lower bound from the reads of a plan, which pause, is often far below
 MAX_PROBE = 0.5
 BLIND_CUT = 0.9  # the cut of a paced period whose refusals cannot tell the accepted rate
 DEEPEST_CUT = 0.1  # no cut leaves less of the pace: a measure can be off

@@ -1,0 +1,124 @@
+"""The fleet benchmark's table: every step's figures, the ratios between them, the goals."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from benchmarks.quota_runs import render_quota
+
+if TYPE_CHECKING:
+    from benchmarks.fleet import Report
+
+# The goals, for 1,000 dataflows at 50 ms of latency. The plan's: 150 times faster than
+# the per-object script (about 159 s) in the same run, so about 1.06 s.
+GOAL_PLAN_SECONDS = 1.06
+GOAL_BASELINE_RATIO = 150.0
+GOAL_APPLY_SECONDS = 20.0
+GOAL_APPLY_REQUESTS_PER_FLOW = 3.0
+GOAL_APPLY_IN_FLIGHT = 12.0
+GOAL_STORM_RATIO = 2.0
+GOAL_HELP_SECONDS = 0.25
+
+
+def _goal(*parts: tuple[bool, str]) -> str:
+    """Each part of a goal marked met (ok) or missed (MISS)."""
+    return "; ".join(f"{'ok' if met else 'MISS'} {text}" for met, text in parts)
+
+
+def goals(report: Report) -> dict[str, str]:
+    """The goal beside each step, met or missed."""
+    steps = report.steps
+    plan, baseline, apply, storm = (steps.get(k) for k in ("plan", "baseline", "apply", "storm"))
+    out: dict[str, str] = {}
+    if plan:
+        out["plan"] = _goal((plan.wall <= GOAL_PLAN_SECONDS, f"<= {GOAL_PLAN_SECONDS} s"))
+    if plan and baseline:
+        ratio = baseline.wall / plan.wall
+        out["baseline"] = _goal(
+            (ratio >= GOAL_BASELINE_RATIO, f"plan >= {GOAL_BASELINE_RATIO:.0f}x faster")
+        )
+    if apply:
+        per_flow = apply.per_dataflow or float("inf")
+        out["apply"] = _goal(
+            (apply.wall <= GOAL_APPLY_SECONDS, f"<= {GOAL_APPLY_SECONDS:.0f} s"),
+            (
+                per_flow <= GOAL_APPLY_REQUESTS_PER_FLOW,
+                f"<= {GOAL_APPLY_REQUESTS_PER_FLOW:.0f} req/dataflow",
+            ),
+            (apply.in_flight >= GOAL_APPLY_IN_FLIGHT, f">= {GOAL_APPLY_IN_FLIGHT:.0f} in flight"),
+        )
+    if apply and storm:
+        out["storm"] = _goal(
+            (storm.wall <= GOAL_STORM_RATIO * apply.wall, f"<= {GOAL_STORM_RATIO:.0f}x calm apply"),
+            (report.no_duplicate, "no duplicate"),
+        )
+    if "plan-after-storm" in steps:
+        out["plan-after-storm"] = _goal((report.plan_after_storm == 0, "a no-op (exit 0)"))
+    help_step = steps.get("help")
+    if help_step:
+        out["help"] = _goal((help_step.wall <= GOAL_HELP_SECONDS, f"<= {GOAL_HELP_SECONDS} s"))
+    return out
+
+
+def render(report: Report) -> str:
+    o = report.options
+    header = (
+        f"{'step':32} | {'wall s':>8} | {'requests':>8} | {'req/dataflow':>12} | "
+        f"{'in flight (avg)':>15} | {'peak MiB':>8} | {'CPU s':>6} | goal"
+    )
+    lines = [
+        f"{o.flows} dataflows ({report.expected.accounts} accounts), {o.latency_ms:g} ms latency; "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}",
+        "",
+        header,
+        "-" * len(header),
+    ]
+    beside = goals(report)
+    for key, step in report.steps.items():
+        per_flow = f"{step.per_dataflow:.2f}" if step.per_dataflow is not None else "-"
+        lines.append(
+            f"{step.name:32} | {step.wall:8.2f} | {step.requests:8d} | {per_flow:>12} | "
+            f"{step.in_flight:15.2f} | {step.peak_mib:8.0f} | {step.cpu:6.2f} | "
+            f"{beside.get(key, '')}{'  ' + step.note if step.note else ''}"
+        )
+    lines += ["", *_ratios(report)]
+    if report.quota is not None:
+        lines += ["", *render_quota(report.quota)]
+    if (o.flows, o.latency_ms) != (1000, 50.0):
+        lines.append("(the goals are set for 1,000 dataflows at 50 ms)")
+    return "\n".join(lines)
+
+
+def _ratios(report: Report) -> list[str]:
+    """The steps against each other: the plan against the script, the storm against the
+    calm apply, status against the plan; and what the storm left behind."""
+    steps = report.steps
+    plan, baseline = steps.get("plan"), steps.get("baseline")
+    apply, storm, status = steps.get("apply"), steps.get("storm"), steps.get("status")
+    lines = []
+    if plan and baseline:
+        lines.append(
+            f"baseline / plan: {baseline.wall / plan.wall:.1f}x wall time "
+            f"({'ok' if baseline.wall / plan.wall >= GOAL_BASELINE_RATIO else 'MISS'} "
+            f">= {GOAL_BASELINE_RATIO:.0f}x), {baseline.requests / max(plan.requests, 1):.1f}x "
+            "requests"
+        )
+    if apply and storm:
+        lines.append(f"storm / calm apply: {storm.wall / apply.wall:.2f}x wall time")
+    if plan and status:
+        lines.append(
+            f"status / plan: {status.wall / plan.wall:.2f}x wall time, "
+            f"{status.requests - plan.requests:+d} requests"
+        )
+    if report.after_storm is not None:
+        c = report.after_storm
+        lines.append(
+            f"after the storm: {c.flows} dataflows ({c.flow_names} names), {c.targets} target "
+            f"connections, {c.accounts} destination accounts: "
+            f"{'no duplicate' if report.no_duplicate else 'DUPLICATES OR MISSING'}; "
+            f"the next plan exits {report.plan_after_storm} "
+            f"({'no-op' if report.plan_after_storm == 0 else 'NOT a no-op'})"
+        )
+    return lines
