@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.apply.run import Applier, Result
-from provisioner.cli.steps import Scope, load_manifests, plan_for
+from provisioner.cli.planning import Scope, load_manifests, plan_for
 from provisioner.emulator import EmulatorApp
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.plan.model import Plan, unit_of

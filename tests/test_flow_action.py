@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from provisioner.apply.run import Applier, ApplyReport
-from provisioner.cli.steps import Scope, load_manifests, plan_for
+from provisioner.cli.planning import Scope, load_manifests, plan_for
 from provisioner.emulator import EmulatorApp, EmulatorConfig
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.emulator.strict import ActionForm

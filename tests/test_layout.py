@@ -45,3 +45,26 @@ def test_only_command_lines_print() -> None:
         and (lines := _prints(ast.parse(m.read_text())))
     }
     assert printing == {}
+
+
+PACKAGES = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+# One concept seen from several layers (a command, its renderer; the manifest's audiences
+# and the platform's; the apply command and the apply package; the emulator's command
+# line): the same name says the same thing. A name not listed here that
+# appears twice says two things, as `cli/steps.py` beside `render/steps.py` once did.
+SHARED_NAMES = {
+    "applied", "apply", "audiences", "check", "cli", "common", "context", "errors", "files",
+    "identity", "messages", "model", "run", "runs", "secrets", "specs", "status",
+}  # fmt: skip
+
+
+def test_no_module_is_named_after_a_package() -> None:
+    assert [
+        str(m.relative_to(PACKAGE)) for m in modules() if m.stem in PACKAGES - SHARED_NAMES
+    ] == []
+
+
+def test_a_module_name_repeats_only_for_one_concept() -> None:
+    stems = [m.stem for m in modules() if m.stem not in ("__init__", "__main__")]
+    repeated = {s for s in stems if stems.count(s) > 1}
+    assert repeated - SHARED_NAMES == set()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from provisioner.apply.run import Applier
-from provisioner.cli.steps import Scope, load_manifests, plan_for
+from provisioner.cli.planning import Scope, load_manifests, plan_for
 from provisioner.emulator import EmulatorApp
 from provisioner.emulator.server import EmulatorTransport
 from provisioner.platform.client import ClientOptions, PlatformClient, RetryPolicy

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from provisioner.cli.steps import Scope, named, read_managed
+from provisioner.cli.planning import Scope, named, read_managed
 from provisioner.errors import ProvisionerError
 from provisioner.manifest import LoadedManifest
 from provisioner.plan.identity import claim

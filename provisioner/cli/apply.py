@@ -123,7 +123,7 @@ def apply(
     """
     from provisioner.cli.applied import finish, result_of
     from provisioner.cli.context import run_context
-    from provisioner.cli.steps import plan_for
+    from provisioner.cli.planning import plan_for
     from provisioner.connect import connect
     from provisioner.plan.saved import check_inputs, plan_inputs, portable
     from provisioner.render import render_text

@@ -109,7 +109,7 @@ def prune_option(command: F) -> F:
 
 
 def load(context: RunContext, secrets: bool) -> list[LoadedManifest]:
-    from provisioner.cli.steps import InvalidManifests, load_manifests
+    from provisioner.cli.planning import InvalidManifests, load_manifests
     from provisioner.render.safe import for_terminal
 
     try:

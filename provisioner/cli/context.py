@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from provisioner.cli.steps import Scope
+from provisioner.cli.planning import Scope
 from provisioner.connect import select_target
 from provisioner.errors import ProvisionerError
 from provisioner.manifest.project import Environment, Project, find_project

@@ -56,7 +56,7 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Print the manifest's JSON Schema (the same as schemas/manifest.schema.json).",
     ),
     "plan": LazyCommand(
-        "provisioner.cli.platform",
+        "provisioner.cli.live_commands",
         "plan",
         "Show what `apply` would change on the platform; changes nothing.",
     ),
@@ -66,13 +66,13 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Make the platform match the manifests in PATHS (default: the project's manifests).",
     ),
     "destroy": LazyCommand(
-        "provisioner.cli.platform",
+        "provisioner.cli.live_commands",
         "destroy",
         "Delete the dataflows the manifests in PATHS name, then the target connections and "
         "accounts no remaining dataflow uses. Needs no secrets.",
     ),
     "import": LazyCommand(
-        "provisioner.cli.platform",
+        "provisioner.cli.live_commands",
         "import_",
         "Write a manifest for a live dataflow and bring it under management.",
     ),

@@ -24,7 +24,7 @@ from provisioner.health.durations import DurationError, format_duration, parse_d
 from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID
 
 if TYPE_CHECKING:
-    from provisioner.cli.steps import Scope
+    from provisioner.cli.planning import Scope
     from provisioner.health.model import LastRun, Run
     from provisioner.health.wait import Standing
     from provisioner.manifest import LoadedManifest
@@ -225,7 +225,7 @@ def _flow_ids(
 ) -> dict[str, str | None]:
     """Name -> the id of the dataflow it names now (None: not found): the dataflows are
     found as `destroy` finds them, by the identity rule, with no audience lookups."""
-    from provisioner.cli.steps import named, read_managed
+    from provisioner.cli.planning import named, read_managed
     from provisioner.plan.identity import claim
 
     managed = read_managed(client, scope)

@@ -19,8 +19,8 @@ from typing import Any
 import click
 
 from provisioner.cli.common import colour
+from provisioner.cli.planning import Scope, plan_for
 from provisioner.cli.status import Clock, platform_clock
-from provisioner.cli.steps import Scope, plan_for
 from provisioner.health.model import Run, StatusReport
 from provisioner.health.rules import Observed, Rules, assess, needs_detail, status_report
 from provisioner.health.runs import run_of

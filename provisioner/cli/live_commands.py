@@ -93,7 +93,7 @@ def plan(
 
 
 def _fresh_plan(context: RunContext, concurrency: int) -> Plan:
-    from provisioner.cli.steps import plan_for
+    from provisioner.cli.planning import plan_for
     from provisioner.connect import connect
     from provisioner.plan.saved import plan_inputs
 
@@ -123,7 +123,7 @@ def destroy(
     accounts no remaining dataflow uses. Needs no secrets."""
     from provisioner.cli.applied import finish, result_of
     from provisioner.cli.context import run_context
-    from provisioner.cli.steps import (
+    from provisioner.cli.planning import (
         named,
         only_unmatched,
         plan_target,
@@ -187,7 +187,7 @@ def import_(
         raise ProvisionerError(f"{output} exists; pass --force to overwrite it")
     from provisioner.apply.adopt import find_flow, import_flow
     from provisioner.cli.context import run_context
-    from provisioner.cli.steps import read_managed
+    from provisioner.cli.planning import read_managed
     from provisioner.connect import connect
     from provisioner.render.safe import for_terminal
 
