@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -33,6 +36,7 @@ ACCOUNT = "123456789012"
 # Canary values: a test fails if one of them is ever printed.
 KEYS = {"AWS_KEY_ID": "AKIAEXAMPLECANARY0001", "AWS_SECRET": "aws-secret-canary-77ab"}
 SAS = {"SAS_NAME": "send-policy-canary", "SAS_KEY": "sas-secret-canary-19cd"}
+SECRETS = [*KEYS.values(), *SAS.values()]
 E = TypeVar("E", bound=EventHubError)
 # Where the SDK finds no profile, region or endpoint of the machine's own.
 HERMETIC_AWS = {
@@ -269,3 +273,44 @@ def sdk_error(kind: type[E], amqp: Exception) -> E:
     the AMQP error where its annotations say a list of details)."""
     details: Any = amqp
     return kind(str(amqp), details)
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    def shows_no_secret(self) -> bool:
+        return not any(secret in self.out + self.err for secret in SECRETS)
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / "manifests" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(
+    root: Path,
+    *args: str,
+    endpoint: str = "",
+    env: Mapping[str, str] | None = None,
+    prelude: str = "",
+) -> Ran:
+    """`provisioner ARGS` in a subprocess at `root`, with the keys in its environment;
+    `prelude` runs first (to take a module away)."""
+    environ = {**os.environ, **HERMETIC_AWS, **KEYS, **SAS, **(env or {})}
+    if endpoint:
+        environ["AWS_ENDPOINT_URL_KINESIS"] = endpoint
+    code = f"{prelude}\nimport sys\nfrom provisioner.cli import main\nmain(sys.argv[1:])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=root,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return Ran(done.returncode, done.stdout, done.stderr)

@@ -11,8 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,28 +22,18 @@ from azure.eventhub.exceptions import ConnectError
 from provisioner.cli import main
 from provisioner.preflight import azure_event_hubs as eventhubs
 from tests.check_support import (
-    HERMETIC_AWS,
-    KEYS,
     SAS,
     FakeProducer,
     MotoKinesis,
+    Ran,
     event_hubs_manifest,
     kinesis_manifest,
+    run,
     sdk_error,
+    write,
 )
 
-SECRETS = [*KEYS.values(), *SAS.values()]
 SDK_MODULES = ("boto3", "botocore", "azure", "moto")
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def shows_no_secret(self) -> bool:
-        return not any(secret in self.out + self.err for secret in SECRETS)
 
 
 @pytest.fixture(scope="module")
@@ -59,37 +48,6 @@ def moto(server: MotoKinesis) -> MotoKinesis:
     server.reset()
     server.create_stream("orders")
     return server
-
-
-def write(root: Path, name: str, text: str) -> Path:
-    path = root / "manifests" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def run(
-    root: Path,
-    *args: str,
-    endpoint: str = "",
-    env: Mapping[str, str] | None = None,
-    prelude: str = "",
-) -> Ran:
-    """`provisioner ARGS` in a subprocess at `root`, with the keys in its environment;
-    `prelude` runs first (to take a module away)."""
-    environ = {**os.environ, **HERMETIC_AWS, **KEYS, **SAS, **(env or {})}
-    if endpoint:
-        environ["AWS_ENDPOINT_URL_KINESIS"] = endpoint
-    code = f"{prelude}\nimport sys\nfrom provisioner.cli import main\nmain(sys.argv[1:])"
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=root,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Ran(done.returncode, done.stdout, done.stderr)
 
 
 def test_all_reachable_exits_0_one_line_each(tmp_path: Path, moto: MotoKinesis) -> None:

@@ -8,6 +8,9 @@ destination is asked with its resolved credentials through its cloud SDK (`prefl
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +22,13 @@ from provisioner.errors import EXIT_CHANGES, EXIT_OK
 from provisioner.health.durations import DurationError, parse_duration
 
 if TYPE_CHECKING:
+    from provisioner.manifest import LoadedManifest
     from provisioner.preflight.model import CheckReport
 
 FORMATS = ["text", "json", "github"]
+# `plan --check-destinations` asks as `check` does by default: read-only, 20 s, 8 at once.
+BESIDE_PLAN_TIMEOUT = 20.0
+BESIDE_PLAN_WORKERS = 8
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> int:
@@ -117,3 +124,31 @@ def _show(report: CheckReport, output_format: str) -> None:
         click.echo(render_check_text(report), nl=False)
     else:
         click.echo(render_check_text(report, colour=colour()), nl=False)
+
+
+@contextmanager
+def checked_meanwhile(
+    manifests: Sequence[LoadedManifest],
+) -> Iterator[Callable[[], CheckReport]]:
+    """`plan --check-destinations`: the destinations asked, read-only, while the caller
+    reads the platform; what is yielded waits for their answers. The SDKs are imported
+    first, so a missing extra stops the plan before any request."""
+    from provisioner.preflight.run import check_manifests, services_for
+
+    services_for({m.manifest.destination.type for m in manifests})
+    progress_line(f"Asking {len(manifests)} destination(s) ...")
+    with ThreadPoolExecutor(1, thread_name_prefix="check") as pool:
+        asked = pool.submit(
+            check_manifests, manifests, BESIDE_PLAN_TIMEOUT, BESIDE_PLAN_WORKERS, False
+        )
+        yield asked.result
+
+
+def show_beside_plan(report: CheckReport, output_format: str) -> None:
+    """The check's lines after a text plan; with a plan for machines or a comment on
+    standard output, on standard error, where the job's log shows them."""
+    from provisioner.render.check import render_check_text
+
+    beside_text = output_format == "text"
+    text = render_check_text(report, colour=colour() and beside_text)
+    click.echo(("\n" if beside_text else "") + text, nl=False, err=not beside_text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ from provisioner.files import write_private
 if TYPE_CHECKING:
     from provisioner.cli.context import RunContext
     from provisioner.plan.model import Plan
+    from provisioner.preflight.model import CheckReport
 
 
 @cli.command()
@@ -56,6 +58,13 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Exit 0 when nothing would change, 2 when something would.",
 )
+@click.option(
+    "--check-destinations",
+    is_flag=True,
+    help="Also ask each destination, with its credentials, whether its stream or hub "
+    "exists and takes them, as `check` does (read-only); exit 1 if one is not reachable. "
+    "Needs pip install 'provisioner[check]'.",
+)
 @prune_option
 @only_option
 def plan(
@@ -68,6 +77,7 @@ def plan(
     output_format: str,
     out: Path | None,
     detailed_exitcode: bool,
+    check_destinations: bool,
     prune: bool,
     only: tuple[str, ...],
 ) -> None:
@@ -82,26 +92,49 @@ def plan(
     from provisioner.render.formats import render_plan
 
     context = run_context(paths, env_name, sandbox, platform_url, use_emulator, prune, only)
-    the_plan = _fresh_plan(context, concurrency)
+    the_plan, checked = _fresh_plan(context, concurrency, check_destinations)
     # What leaves this machine (JSON, Markdown for a comment) holds no local absolute path.
     shown = the_plan if output_format == "text" else portable(the_plan, context.root)
     click.echo(render_plan(shown, output_format, colour=colour()), nl=False)
     if out is not None:
         _save_plan(portable(the_plan, context.root), out)
+    if checked is not None:
+        _refuse_unreachable(checked, output_format)
     changed = detailed_exitcode and the_plan.has_changes
     click.get_current_context().exit(EXIT_CHANGES if changed else EXIT_OK)
 
 
-def _fresh_plan(context: RunContext, concurrency: int) -> Plan:
+def _fresh_plan(
+    context: RunContext, concurrency: int, check_destinations: bool = False
+) -> tuple[Plan, CheckReport | None]:
+    """The plan of the manifests against the live platform; with `check_destinations`,
+    also what the destinations answered, asked while the platform is read."""
+    from provisioner.cli.check import checked_meanwhile
     from provisioner.cli.planning import plan_for
     from provisioner.connect import connect
     from provisioner.plan.saved import plan_inputs
 
     manifests = load(context, secrets=True)
-    progress_line(f"Reading {context.target.where} ...")
-    with connect(context.target, concurrency=concurrency) as client:
-        the_plan, _ = plan_for(client, manifests, context.target, context.scope)
-    return the_plan.with_inputs(plan_inputs(manifests, context.root))
+    asking = checked_meanwhile(manifests) if check_destinations else nullcontext(None)
+    with asking as answers:
+        progress_line(f"Reading {context.target.where} ...")
+        with connect(context.target, concurrency=concurrency) as client:
+            the_plan, _ = plan_for(client, manifests, context.target, context.scope)
+        checked = answers() if answers is not None else None
+    return the_plan.with_inputs(plan_inputs(manifests, context.root)), checked
+
+
+def _refuse_unreachable(checked: CheckReport, output_format: str) -> None:
+    """The destinations' answers shown; a plan whose destination would not take the
+    platform's writes fails the job, after the plan is shown and saved."""
+    from provisioner.cli.check import show_beside_plan
+
+    show_beside_plan(checked, output_format)
+    if not checked.all_reachable:
+        raise ProvisionerError(
+            f"{checked.count['unreachable']} destination(s) not reachable (see the check above); "
+            "`provisioner check` asks again"
+        )
 
 
 @cli.command()
