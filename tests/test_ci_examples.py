@@ -81,7 +81,7 @@ def test_the_workflows_use_only_what_the_action_declares(path: Path) -> None:
 
 def test_the_examples_pin_this_release() -> None:
     """`@v0.2.0`, `rev: v0.2.0`, `TOOL_REF: v0.2.0`: the release this checkout is."""
-    for path in (WORKFLOW, STATUS_WORKFLOW):
+    for path in (WORKFLOW, STATUS_WORKFLOW, ROOT / "README.md", ROOT / "docs" / "pipelines.md"):
         refs = re.findall(r"uses: OWNER/provisioner@(\S+)", path.read_text(encoding="utf-8"))
         assert refs and set(refs) == {RELEASE}, (path, refs)
     assert load(GITLAB)["variables"]["TOOL_REF"] == RELEASE
@@ -89,6 +89,7 @@ def test_the_examples_pin_this_release() -> None:
     assert f"#     rev: {RELEASE}\n" in hooks
     pipelines = (ROOT / "docs" / "pipelines.md").read_text(encoding="utf-8")
     assert f"    rev: {RELEASE}\n" in pipelines
+    assert set(re.findall(r"TOOL_REF: (\S+)", pipelines)) == {RELEASE}
 
 
 PINNED = re.compile(r"[\w-]+/[\w.-]+@[0-9a-f]{40}")
