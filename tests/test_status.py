@@ -20,6 +20,7 @@ import pytest
 from provisioner.cli import status as status_module
 from provisioner.cli.offline import status_schema_text
 from provisioner.emulator import EmulatorApp
+from provisioner.health.platform_time import Clock, platform_clock
 from provisioner.platform.client import PlatformClient
 from provisioner.platform.failures import ApiCallError
 from tests.emulator_support import Api
@@ -537,8 +538,8 @@ class _OneAnswer:
         return self.answer
 
 
-def clock_of(answer: httpx.Response | Exception) -> status_module.Clock:
-    return status_module.platform_clock(cast(PlatformClient, _OneAnswer(answer)))
+def clock_of(answer: httpx.Response | Exception) -> Clock:
+    return platform_clock(cast(PlatformClient, _OneAnswer(answer)))
 
 
 def test_the_clock_is_the_platforms_date_header() -> None:

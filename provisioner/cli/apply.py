@@ -173,7 +173,7 @@ def _refused(saved: Plan | None, the_plan: Plan, context: RunContext) -> dict[st
 
 def _began(client: PlatformClient) -> int:
     """The platform's time before the apply: the runs a wait counts start after it."""
-    from provisioner.cli.status import platform_clock  # only a wait needs the status code
+    from provisioner.health.platform_time import platform_clock  # only a wait needs it
 
     return platform_clock(client).now()
 

@@ -7,12 +7,10 @@ imported when a command runs: `status --help` loads only click.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,7 +19,6 @@ from provisioner.cli.group import cli
 from provisioner.cli.progress import Done, Progress
 from provisioner.errors import EXIT_CHANGES, EXIT_OK, ProvisionerError
 from provisioner.health.durations import DurationError, format_duration, parse_duration
-from provisioner.platform.ids import DESTINATION_FLOW_SPEC_ID
 
 if TYPE_CHECKING:
     from provisioner.cli.planning import Scope
@@ -32,7 +29,6 @@ if TYPE_CHECKING:
     from provisioner.platform.client import PlatformClient
 
 FORMATS = ["text", "json", "markdown", "github"]
-CLOCK_OPERATION = "read the platform's clock"
 FLOWS_OPERATION = "read the dataflows' last runs"
 # apply --wait-healthy looks at once, then after FIRST_POLL seconds, backing off to MAX_POLL:
 # streaming dataflows run hourly, so a look a minute costs little and misses nothing. Module
@@ -56,17 +52,6 @@ class NotHealthy(ProvisionerError):
     """`apply --wait-healthy` saw a failed run, or timed out: exit 2."""
 
     exit_code = EXIT_CHANGES
-
-
-@dataclass(frozen=True)
-class Clock:
-    """The platform's time, as this machine's plus an offset read from a `Date` header."""
-
-    offset_ms: int
-    source: Literal["platform", "local"]
-
-    def now(self) -> int:
-        return int(time.time() * 1000) + self.offset_ms
 
 
 @cli.command()
@@ -151,25 +136,6 @@ def status(
         report = judge(client, manifests, read, rules, details)
     show_report(report, output_format)
     click.get_current_context().exit(EXIT_OK if report.healthy else EXIT_CHANGES)
-
-
-def platform_clock(client: PlatformClient) -> Clock:
-    """The platform's clock, from the `Date` header of one small read; this machine's when
-    the platform gives none (or refuses the read)."""
-    from provisioner.platform.failures import ApiCallError
-
-    try:
-        response = client.call(CLOCK_OPERATION, "GET", f"/flowSpecs/{DESTINATION_FLOW_SPEC_ID}")
-    except ApiCallError:
-        return Clock(0, "local")
-    received = int(time.time() * 1000)
-    try:
-        said = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
-    except (TypeError, ValueError, IndexError):
-        return Clock(0, "local")
-    if said.tzinfo is None:
-        return Clock(0, "local")
-    return Clock(int(said.timestamp() * 1000) - received, "platform")
 
 
 # apply --wait-healthy --------------------------------------------------------------------

@@ -20,8 +20,8 @@ import click
 
 from provisioner.cli.common import colour
 from provisioner.cli.planning import Scope, plan_for
-from provisioner.cli.status import Clock, platform_clock
 from provisioner.health.model import Run, StatusReport
+from provisioner.health.platform_time import Clock, platform_clock
 from provisioner.health.rules import Observed, Rules, assess, needs_detail, status_report
 from provisioner.health.runs import run_of
 from provisioner.health.step import pending_by_dataflow
