@@ -10,9 +10,13 @@ a few refusals before the next cut.
 
 The measure (provisioner.platform.metering): the requests a metered platform accepted
 between two of its refusals, a second. Where the sends paused long enough for its bucket
-to fill up, that is only a lower bound: a pace set from one probes upward fast (twice as
-much each quiet period), as does one set, after refusals that never told the rate, from
-the successes a second of a whole period. No cut leaves less than a tenth of the pace.
+to fill up, that is only a lower bound: a pace set from one probes upward fast (by
+`FAST_PROBE` a step), as does one set, after refusals that never told the rate, from the
+successes a second of a whole period. A step past the quota shows only once the bucket's
+burst is spent, the later the closer the step is to the quota, so a step waits after the
+one before (`FAST_HOLD`, longer as the pace climbs): stepping at every quiet period would
+climb a second step past the quota before the first one's refusals came.
+No cut leaves less than a tenth of the pace.
 
 Not every storm of 429s is metering: a platform may refuse a share of requests whatever
 their rate. Pacing to the accepted rate then does not stop the refusals (the same share of
@@ -24,9 +28,10 @@ refusals go on after two measured cuts in a row, the pacer stops pacing and leav
 to the limit on requests in flight for a while (`HOLD`), then looks again.
 
 Answers are weighed in periods of `PERIOD` seconds (longer when few answers came); the
-share refused counts only the answers to requests sent at the current pace. The first cut
-of a run comes as soon as the refusals tell the quota: a run that starts by hammering a
-metered platform otherwise spends half a second doing so.
+share refused counts only the answers to requests sent at the current pace. A cut comes
+as soon as the refusals tell the quota, without waiting for the period's end: a run that
+starts by hammering a metered platform, or a probe past its quota, otherwise spends half a
+second doing so.
 
 Pure: time is passed in (`now`), so that a test can run a whole apply on a fake clock.
 """
@@ -51,10 +56,12 @@ PROBE = 0.02  # the pace grows by this share a second while it holds the sends b
 # for a while, and the refusals come all at once), until it has held for FORGET seconds.
 PAST_QUOTA = 4
 FORGET = 10.0
-# ... or, set from a lower bound, by FAST_PROBE a quiet period, twice that the next, up to
-# MAX_PROBE.
-FAST_PROBE = 0.25  # a lower bound from the reads of a plan, which pause, is often far below
-MAX_PROBE = 0.5
+# ... or, set from a lower bound, by FAST_PROBE a quiet period, at most once in FAST_HOLD
+# seconds times the pace over that lower bound (a quota of 100 a second with a burst of 20
+# shows a step 10% past it only after two seconds): a lower bound from the reads of a
+# plan, which pause, is often far below.
+FAST_PROBE = 0.4
+FAST_HOLD = 0.9
 BLIND_CUT = 0.9  # the cut of a paced period whose refusals cannot tell the accepted rate
 DEEPEST_CUT = 0.1  # no cut leaves less of the pace: a measure can be off
 EARLY_REFUSALS = 8  # refusals before the first cut, once they tell the rate
@@ -122,6 +129,8 @@ class Pacer:
         self._still_answers = STILL_ANSWERS  # answers that tell whether refusals go on
         self._hold_until = float("-inf")
         self._fast_probe: float | None = None  # the next fast probe, after a lower bound
+        self._fast_step = float("-inf")  # when the pace last stepped up fast
+        self._fast_from: float | None = None  # the lower bound the fast probes started from
         self._quota: float | None = None  # the accepted rate last measured exactly
         self._quiet_since: float | None = None  # the start of the quiet periods in a row
 
@@ -169,10 +178,9 @@ class Pacer:
             # Unpaced, refusals that cannot tell the rate yet are left to gather a while.
             told = period.quiet() or period.refusals.measure(now) is not None
             return self.rate is not None or told or now - period.start >= PATIENCE
-        # Unpaced and refused: the first cut as soon as the refusals tell the quota.
+        # Refused: a cut as soon as the refusals tell the quota.
         return (
-            self.rate is None
-            and now >= self._hold_until
+            now >= self._hold_until
             and period.refused >= EARLY_REFUSALS
             and period.refusals.measure(now) is not None
         )
@@ -215,6 +223,7 @@ class Pacer:
             rate = min(self.rate, max(rate, self.rate * DEEPEST_CUT))
         self._set(max(MIN_RATE, rate))
         self._fast_probe = FAST_PROBE if lower_bound else None
+        self._fast_from = self.rate
         self._still_answers = STILL_ANSWERS_BELOW if lower_bound else STILL_ANSWERS
         self._quota = None if lower_bound or measure is None else measure.rate
         log.info("rate-limited: sending at most %.1f requests a second (%s)", self.rate, why)
@@ -227,8 +236,16 @@ class Pacer:
         if self._fast_probe is None:
             self._set(self.rate * (1 + self._probe(period.start, now)) ** (now - period.start))
             return
-        self._set(self.rate * (1 + self._fast_probe))
-        self._fast_probe = min(MAX_PROBE, 2 * self._fast_probe)
+        if now - self._fast_step >= self._fast_hold():
+            self._fast_step = now
+            self._set(self.rate * (1 + self._fast_probe))
+
+    def _fast_hold(self) -> float:
+        """Seconds a fast step holds before the next: longer the further the pace has
+        climbed above the lower bound it started from, since a step past the quota by
+        less of it takes longer to spend the burst and be refused."""
+        start = self._fast_from or self.rate or 1.0
+        return FAST_HOLD * (self.rate or start) / start
 
     def _probe(self, start: float, now: float) -> float:
         """The share a second to grow by: slower past the quota, unless quiet for long."""
