@@ -12,6 +12,7 @@ import click
 
 from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.manifest import LoadedManifest, Problem, load_and_check, resolve_secrets
+from provisioner.manifest.load import collector_paused
 from provisioner.manifest.problems import errors_in
 from provisioner.manifest.variables import substitute_vars, variable_uses
 from provisioner.plan.build import Safety, make_plan
@@ -173,7 +174,8 @@ def plan_for(
     unmatched = only_unmatched(only, (m.manifest.name for m in manifests))
     if not scope.prune:
         refuse_unmatched_only(unmatched, "manifest")
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # What is read and planned all stays alive until the plan is made: see collector_paused.
+    with collector_paused(), ThreadPoolExecutor(max_workers=1) as pool:
         reading = pool.submit(read_managed, client, scope)
         resolution = resolve_audiences(AudienceReader(client), chosen, target.sandbox)
         for problem in sorted(resolution.problems, key=lambda p: (p.location, p.message)):
@@ -182,15 +184,15 @@ def plan_for(
             raise UnresolvedAudiences(resolution.problems, target.sandbox)
         desired = desired_state(resolution.manifests, target.org, target.sandbox, environ)
         managed = reading.result()
-    the_plan = make_plan(
-        desired,
-        managed,
-        plan_target(target, scope),
-        scope.prune,
-        only,
-        scope.safety,
-        audience_names=resolution.names_by_id,
-    )
+        the_plan = make_plan(
+            desired,
+            managed,
+            plan_target(target, scope),
+            scope.prune,
+            only,
+            scope.safety,
+            audience_names=resolution.names_by_id,
+        )
     managed_names = [*managed.flows, *(f.name for f in managed.flows.values())]
     refuse_unmatched_only(only_unmatched(unmatched, managed_names), "manifest or managed dataflow")
     return the_plan, managed

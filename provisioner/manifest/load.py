@@ -8,8 +8,10 @@ file costs an error line, not the machine.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +66,29 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
     result = LoadResult()
     for given in paths:
         result.files.extend(_discover(Path(given), result.problems))
-    for file in result.files:
-        _load_file(file, result)
+    with collector_paused():
+        for file in result.files:
+            _load_file(file, result)
     return result
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector held off while a run builds what it keeps.
+
+    Loading a thousand manifests (or reading a fleet) makes hundreds of thousands of
+    objects that all stay alive: each collection walks them again to find nothing to free,
+    a quarter of a load's time. What such work discards, reference counting frees; the
+    little cyclic garbage waits for the collector's next run. A nested use leaves it as
+    the outer one does."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _discover(path: Path, problems: list[Problem]) -> list[Path]:

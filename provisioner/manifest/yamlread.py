@@ -202,13 +202,33 @@ class _Builder:
         return self.documents
 
     def _scalar(self, event: Any) -> None:
-        tag = self.scalars.tag(event)
-        value = self.scalars.value(event, tag)
+        scalars = self.scalars
+        tag = scalars.tag(event)
+        value = event.value if tag is _STR else scalars.value(event, tag)
         mark = event.start_mark
         position = (mark.line, mark.column)
         if event.anchor is not None:
             self.anchors[event.anchor] = _Anchored(value, position, 1, 0)
-        self._add(value, position, 1, 0, tag == _MERGE and event.value == "<<")
+        merge = tag == _MERGE and event.value == "<<"
+        if not self.stack or merge:
+            self._add(value, position, 1, 0, merge)
+            return
+        # The common case, a scalar in a collection, without `_add`'s generality: a
+        # manifest is mostly scalars, and this loop is most of its parsing.
+        frame = self.stack[-1]
+        frame.size += 1
+        container = frame.value
+        if isinstance(container, YamlSeq):
+            container.append(value)
+            container.item_positions.append(position)
+        elif frame.key is _NO_KEY:
+            frame.key, frame.key_position = value, position
+        else:
+            key, frame.key = frame.key, _NO_KEY
+            if key is _MERGE:
+                frame.merges.append((value, position))
+            else:
+                _set_item(container, key, frame.key_position, value, position)
 
     def _open(self, event: Any, mapping: bool) -> None:
         line, column = event.start_mark.line, event.start_mark.column
