@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.children import as_installed, compile_package  # noqa: E402
+
 SDK_ROOTS = ("boto3", "botocore", "azure")
 # Makes the SDKs impossible to import, as when the extra is not installed (ModuleNotFoundError
 # naming the module, as Python raises it).
@@ -166,8 +168,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--flows", type=int, default=0, help="a fleet instead of the demo")
     args = parser.parse_args()
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AEP_") and k != "CI"}
+    compile_package()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AEP_") and k != "CI"},
+        **as_installed(inherited),
         **DEMO_ENV,
         "COLUMNS": "100",
         "PYTHONPATH": str(ROOT),

@@ -4,7 +4,8 @@ Serves the emulator with `provisioner emulator serve --latency-ms L` in its own 
 seeds N managed dataflows (half Amazon Kinesis, half Azure Event Hubs, on 10 shared
 accounts, 5 audiences and 3 attributes each) exactly as `provisioner apply` makes them,
 writes their N manifests (one file each) to a temporary folder, then measures, each step in
-its own process with the real command:
+its own process with the real command (started as an installed tool starts: its bytecode
+compiled, the user's cache folder empty):
 
   plan      a no-op `provisioner plan --detailed-exitcode` (exit 0 expected)
   baseline  a script that lists the dataflows, then GETs each dataflow, its target
@@ -49,7 +50,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.children import ChildRun, cli_command, run_child  # noqa: E402
+from benchmarks.children import (  # noqa: E402
+    ChildRun,
+    as_installed,
+    cli_command,
+    compile_package,
+    run_child,
+)
 from benchmarks.fleet_manifests import expected_accounts, write_manifests  # noqa: E402
 from benchmarks.fleet_report import render  # noqa: E402
 from benchmarks.quota_runs import QuotaReport, quota_runs  # noqa: E402
@@ -172,8 +179,9 @@ class Bench:
         self.admin = httpx.Client(base_url=url, timeout=60, auth=ADMIN_AUTH)
         self.token = get_token(self.admin).json()["access_token"]
         target = platform_target(url)
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("AEP_") and k != "CI"}
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AEP_") and k != "CI"},
+            **as_installed(inherited),
             **FLEET_ENV,
             "AEP_PLATFORM_URL": url,
             "AEP_IMS_URL": url,
@@ -289,6 +297,7 @@ def _changed_count(run: ChildRun) -> int:
 @contextmanager
 def served_fleet(work: Path, options: Options) -> Iterator[Bench]:
     """The emulator served in its own process with the seeded fleet, and its manifests."""
+    compile_package()
     write_manifests(work / "manifests", options)
     store = Store(work / "emulator.db")
     seed_fleet(store, work / "manifests")
