@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from benchmarks.fleet import Options
+    from benchmarks.fleet_options import Options
 
 
 def _audience_id(flow: int, index: int) -> str:

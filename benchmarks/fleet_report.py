@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-from benchmarks.quota_runs import render_quota
-
-if TYPE_CHECKING:
-    from benchmarks.fleet import Report
+from benchmarks.fleet_bench import LiveCounts, Step
+from benchmarks.fleet_manifests import expected_accounts
+from benchmarks.fleet_options import Options
+from benchmarks.quota_runs import QuotaReport, render_quota
 
 # The goals, for 1,000 dataflows at 50 ms of latency. The plan's: 150 times faster than
 # the per-object script (about 159 s) in the same run, so about 1.06 s.
@@ -25,6 +25,31 @@ GOAL_HELP_SECONDS = 0.25
 def _goal(*parts: tuple[bool, str]) -> str:
     """Each part of a goal marked met (ok) or missed (MISS)."""
     return "; ".join(f"{'ok' if met else 'MISS'} {text}" for met, text in parts)
+
+
+@dataclass
+class Report:
+    options: Options
+    steps: dict[str, Step] = field(default_factory=dict)
+    after_storm: LiveCounts | None = None
+    quota: QuotaReport | None = None
+
+    @property
+    def expected(self) -> LiveCounts:
+        """The fleet exactly once."""
+        flows = self.options.flows
+        return LiveCounts(flows, flows, flows, expected_accounts(self.options))
+
+    @property
+    def plan_after_storm(self) -> int | None:
+        """The exit code of the plan after the storm (0: a no-op)."""
+        step = self.steps.get("plan-after-storm")
+        return step.code if step else None
+
+    @property
+    def no_duplicate(self) -> bool:
+        counts = self.after_storm
+        return counts is not None and counts == self.expected
 
 
 def goals(report: Report) -> dict[str, str]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from benchmarks.fleet_manifests import write_manifests
 
 if TYPE_CHECKING:
-    from benchmarks.fleet import Bench, LiveCounts
+    from benchmarks.fleet_bench import Bench, LiveCounts
 
 QUOTA_RPS = 100.0
 QUOTA_BURST = 20

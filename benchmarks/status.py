@@ -35,15 +35,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 # The fleet benchmark's machinery: its fleet, its serving, its measuring, its raw lists.
-from benchmarks.fleet import (  # noqa: E402
-    Bench,
-    Options,
-    Step,
-    _headers,
-    _list_all,
-    cli_command,
-    served_fleet,
-)
+from benchmarks.children import cli_command  # noqa: E402
+from benchmarks.fleet_bench import Bench, Step, served_fleet  # noqa: E402
+from benchmarks.fleet_options import Options  # noqa: E402
+from benchmarks.raw_reads import api_headers, list_all  # noqa: E402
 from provisioner.platform.ids import FLOW_SERVICE_PATH  # noqa: E402
 from tests.fleet import FLEET_ENV  # noqa: E402
 
@@ -67,9 +62,9 @@ def fail_runs(bench: Bench, count: int) -> None:
 
 def target_ids(bench: Bench) -> list[str]:
     """The fleet's target connections, in a stable order."""
-    headers = _headers(bench.token)
+    headers = api_headers(bench.token)
     with httpx.Client(base_url=bench.url + FLOW_SERVICE_PATH, headers=headers, timeout=60) as c:
-        return sorted(str(t["id"]) for t in _list_all(c, "/targetConnections"))
+        return sorted(str(t["id"]) for t in list_all(c, "/targetConnections"))
 
 
 def advance(bench: Bench, hours: int = 1) -> float:
