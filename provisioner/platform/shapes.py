@@ -16,7 +16,7 @@ cannot stop a run.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,9 +132,9 @@ def shape_problem(kind: str, resource: Mapping[str, Any]) -> str | None:
     """What is wrong with `resource` (an object of `kind`, its id checked already), in words
     that name it and the field; None when the fields the tool reads have their types."""
     shape = SHAPES.get(kind)
-    if shape is None:
+    if shape is None or _FITS[kind](resource):
         return None
-    found = _problem(shape, resource, "")
+    found = first_problem(shape, resource, "")
     if found is None:
         return None
     path, what = found
@@ -142,7 +142,72 @@ def shape_problem(kind: str, resource: Mapping[str, Any]) -> str | None:
     return f"{noun} {_shown_id(resource.get('id'))} whose {path} is {what}"
 
 
-def _problem(spec: Spec, value: Any, path: str) -> tuple[str, str] | None:
+Fits = Callable[[Any], bool]
+
+
+def fits(spec: Spec) -> Fits:
+    """A check that a value is `spec`, made once per shape. Every object of every page is
+    checked, and nearly all of them fit: this says only whether one does, with no path or
+    message made on the way (`first_problem` then finds what is wrong, for the one that does
+    not). Same verdict as `first_problem(spec, value, "") is None`."""
+    if isinstance(spec, Text):
+        return _text if spec.nullable else _text_set
+    if isinstance(spec, Scalar):
+        return _scalar if spec.nullable else _scalar_set
+    if isinstance(spec, ListOf):
+        return _list_fits(spec.item, spec.nullable)
+    return _object_fits(spec)
+
+
+def _text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _text_set(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or _scalar_set(value)
+
+
+def _scalar_set(value: Any) -> bool:
+    return isinstance(value, str | bool) or type(value) is int
+
+
+def _list_fits(item_spec: Spec, nullable: bool) -> Fits:
+    item_fits = fits(item_spec)
+
+    def check(value: Any) -> bool:
+        if value is None:
+            return nullable
+        return isinstance(value, list) and all(i is not None and item_fits(i) for i in value)
+
+    return check
+
+
+def _object_fits(spec: Obj) -> Fits:
+    fields = [(name, fits(inner)) for name, inner in spec.fields.items()]
+    values_fit = fits(spec.values) if spec.values is not None else None
+    nullable = spec.nullable
+
+    def check(value: Any) -> bool:
+        if value is None:
+            return nullable
+        if not isinstance(value, dict):
+            return False
+        for name, field_fits in fields:
+            if name in value and not field_fits(value[name]):
+                return False
+        return values_fit is None or all(values_fit(v) for v in value.values())
+
+    return check
+
+
+_FITS: dict[str, Fits] = {kind: fits(shape) for kind, shape in SHAPES.items()}
+
+
+def first_problem(spec: Spec, value: Any, path: str) -> tuple[str, str] | None:
     """(where, what is wrong) for the first field of `value` that is not `spec`, or None."""
     if value is None:
         return None if spec.nullable else (path, f"null, not {_expected(spec)}")
@@ -152,18 +217,18 @@ def _problem(spec: Spec, value: Any, path: str) -> tuple[str, str] | None:
         for index, item in enumerate(value):
             if item is None:
                 return f"{path}[{index}]", f"null, not {_expected(spec.item)}"
-            found = _problem(spec.item, item, f"{path}[{index}]")
+            found = first_problem(spec.item, item, f"{path}[{index}]")
             if found is not None:
                 return found
     elif isinstance(spec, Obj):
         for name, inner in spec.fields.items():
             if name in value:
-                found = _problem(inner, value[name], _join(path, name))
+                found = first_problem(inner, value[name], _join(path, name))
                 if found is not None:
                     return found
         if spec.values is not None:
             for name, inner_value in value.items():
-                found = _problem(spec.values, inner_value, _join(path, str(name)))
+                found = first_problem(spec.values, inner_value, _join(path, str(name)))
                 if found is not None:
                     return found
     return None
