@@ -20,6 +20,9 @@ GOAL_APPLY_REQUESTS_PER_FLOW = 3.0
 GOAL_APPLY_IN_FLIGHT = 12.0
 GOAL_STORM_RATIO = 2.0
 GOAL_HELP_SECONDS = 0.25
+# `status` of the fleet all healthy: what a no-op plan reads, and at most this much more.
+GOAL_STATUS_EXTRA_REQUESTS = 5
+GOAL_STATUS_RATIO = 1.2
 
 
 def _goal(*parts: tuple[bool, str]) -> str:
@@ -81,6 +84,15 @@ def goals(report: Report) -> dict[str, str]:
         )
     if "plan-after-storm" in steps:
         out["plan-after-storm"] = _goal((report.plan_after_storm == 0, "a no-op (exit 0)"))
+    status = steps.get("status")
+    if plan and status:
+        out["status"] = _goal(
+            (
+                status.requests <= plan.requests + GOAL_STATUS_EXTRA_REQUESTS,
+                f"<= plan + {GOAL_STATUS_EXTRA_REQUESTS} req",
+            ),
+            (status.wall <= GOAL_STATUS_RATIO * plan.wall, f"<= {GOAL_STATUS_RATIO}x plan"),
+        )
     help_step = steps.get("help")
     if help_step:
         out["help"] = _goal((help_step.wall <= GOAL_HELP_SECONDS, f"<= {GOAL_HELP_SECONDS} s"))
@@ -121,7 +133,7 @@ def _ratios(report: Report) -> list[str]:
     calm apply, status against the plan; and what the storm left behind."""
     steps = report.steps
     plan, baseline = steps.get("plan"), steps.get("baseline")
-    apply, storm, status = steps.get("apply"), steps.get("storm"), steps.get("status")
+    apply, storm = steps.get("apply"), steps.get("storm")
     lines = []
     if plan and baseline:
         lines.append(
@@ -132,11 +144,13 @@ def _ratios(report: Report) -> list[str]:
         )
     if apply and storm:
         lines.append(f"storm / calm apply: {storm.wall / apply.wall:.2f}x wall time")
-    if plan and status:
-        lines.append(
-            f"status / plan: {status.wall / plan.wall:.2f}x wall time, "
-            f"{status.requests - plan.requests:+d} requests"
-        )
+    for key, what in (("status", "all healthy"), ("status-failing", "some failing")):
+        step = steps.get(key)
+        if plan and step:
+            lines.append(
+                f"status ({what}) / plan: {step.wall / plan.wall:.2f}x wall time, "
+                f"{step.requests - plan.requests:+d} requests"
+            )
     if report.after_storm is not None:
         c = report.after_storm
         lines.append(

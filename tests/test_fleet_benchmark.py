@@ -71,3 +71,22 @@ def test_the_benchmark_counts_requests_and_finds_no_duplicate_after_a_storm(
     assert report.no_duplicate, report.after_storm
     assert report.plan_after_storm == 0
     assert "no duplicate" in render(report)
+
+
+def test_the_status_step_reads_the_healthy_fleet_as_cheaply_as_a_plan(tmp_path: Path) -> None:
+    options = Options(flows=6, latency_ms=0, timeout=120, steps=frozenset({"status"}))
+    report = run(tmp_path, options, progress=lambda _: None)
+
+    steps = report.steps
+    assert [(k, s.code) for k, s in steps.items()] == [
+        ("plan", 0),
+        ("status", 0),  # an hour in which every dataflow delivered
+        ("status-failing", 2),  # another, in which they all failed
+    ], render(report)
+    # healthy: the plan's reads, a few more (the platform's clock, the sandbox's failed runs)
+    assert steps["plan"].requests <= steps["status"].requests <= steps["plan"].requests + 5
+    # failing: their runs are read too
+    assert steps["status-failing"].requests > steps["status"].requests
+    shown = render(report)
+    assert "ok <= plan + 5 req" in shown
+    assert "status (some failing) / plan:" in shown
