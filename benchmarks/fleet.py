@@ -94,13 +94,16 @@ class _Steps:
 
     def status(self) -> None:
         """`status` after an hour in which every dataflow delivered (the goal: a no-op
-        plan's requests and 5 more, within 1.2x its time), then after another hour in
-        which a few failed (their runs are read too). The fleet's last step: it leaves
-        runs behind."""
+        plan's requests and 5 more, within 1.2x its time, that plan measured just before),
+        then after another hour in which a few failed (their runs are read too). The
+        fleet's last step: it leaves runs behind."""
         from benchmarks.status import advance, fail_runs, status_env
 
         bench = self.bench
         command = [*cli_command(), "status", str(bench.manifests)]
+        # The plan status is held against, of the fleet as it is now: earlier steps (quota)
+        # add an audience to every dataflow, and with it the plan's audience reads.
+        self.record("plan-status", bench.plan("plan (no-op), before status"))
         advance(bench)
         healthy = bench.measure(
             "status (all healthy)", command, lambda _: bench.options.flows, status_env(bench)

@@ -84,14 +84,14 @@ def goals(report: Report) -> dict[str, str]:
         )
     if "plan-after-storm" in steps:
         out["plan-after-storm"] = _goal((report.plan_after_storm == 0, "a no-op (exit 0)"))
-    status = steps.get("status")
-    if plan and status:
+    status, before = steps.get("status"), steps.get("plan-status") or plan
+    if before and status:
         out["status"] = _goal(
             (
-                status.requests <= plan.requests + GOAL_STATUS_EXTRA_REQUESTS,
+                status.requests <= before.requests + GOAL_STATUS_EXTRA_REQUESTS,
                 f"<= plan + {GOAL_STATUS_EXTRA_REQUESTS} req",
             ),
-            (status.wall <= GOAL_STATUS_RATIO * plan.wall, f"<= {GOAL_STATUS_RATIO}x plan"),
+            (status.wall <= GOAL_STATUS_RATIO * before.wall, f"<= {GOAL_STATUS_RATIO}x plan"),
         )
     help_step = steps.get("help")
     if help_step:
@@ -144,12 +144,13 @@ def _ratios(report: Report) -> list[str]:
         )
     if apply and storm:
         lines.append(f"storm / calm apply: {storm.wall / apply.wall:.2f}x wall time")
+    before = steps.get("plan-status") or plan
     for key, what in (("status", "all healthy"), ("status-failing", "some failing")):
         step = steps.get(key)
-        if plan and step:
+        if before and step:
             lines.append(
-                f"status ({what}) / plan: {step.wall / plan.wall:.2f}x wall time, "
-                f"{step.requests - plan.requests:+d} requests"
+                f"status ({what}) / the plan before it: {step.wall / before.wall:.2f}x wall "
+                f"time, {step.requests - before.requests:+d} requests"
             )
     if report.after_storm is not None:
         c = report.after_storm
