@@ -30,11 +30,14 @@ def test_quota_runs_change_every_dataflow_and_leave_the_fleet_whole(tmp_path: Pa
         assert quota_run.code == 0 and quota_run.follow_up == 0, render(report)
         assert quota_run.live == report.expected
         assert quota_run.converged
-    # the plan the quota is weighed against, and status after it (2: failing dataflows)
+    # the plan the quota is weighed against; status after it, of the fleet all healthy
+    # (0), then with failing dataflows (2), each held against the plan just before it
     assert report.steps["plan"].code == 0
-    assert report.steps["status"].code == 2
+    assert report.steps["plan-status"].code == 0
+    assert report.steps["status"].code == 0
+    assert report.steps["status-failing"].code == 2
     text = render(report)
-    assert "quota run" in text and "status / plan" in text
+    assert "quota run" in text and "status (all healthy) / the plan before it" in text
 
 
 def test_the_quota_goal_weighs_the_median_run_against_what_the_quota_allows() -> None:
