@@ -50,6 +50,12 @@ class Report:
         return step.code if step else None
 
     @property
+    def plan_before_status(self) -> Step | None:
+        """The no-op plan status is held against: the one measured just before it (of the
+        fleet as the earlier steps left it), else the first."""
+        return self.steps.get("plan-status") or self.steps.get("plan")
+
+    @property
     def no_duplicate(self) -> bool:
         counts = self.after_storm
         return counts is not None and counts == self.expected
@@ -84,7 +90,7 @@ def goals(report: Report) -> dict[str, str]:
         )
     if "plan-after-storm" in steps:
         out["plan-after-storm"] = _goal((report.plan_after_storm == 0, "a no-op (exit 0)"))
-    status, before = steps.get("status"), steps.get("plan-status") or plan
+    status, before = steps.get("status"), report.plan_before_status
     if before and status:
         out["status"] = _goal(
             (
@@ -144,7 +150,7 @@ def _ratios(report: Report) -> list[str]:
         )
     if apply and storm:
         lines.append(f"storm / calm apply: {storm.wall / apply.wall:.2f}x wall time")
-    before = steps.get("plan-status") or plan
+    before = report.plan_before_status
     for key, what in (("status", "all healthy"), ("status-failing", "some failing")):
         step = steps.get(key)
         if before and step:

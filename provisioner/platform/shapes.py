@@ -172,6 +172,7 @@ def _scalar(value: Any) -> bool:
 
 
 def _scalar_set(value: Any) -> bool:
+    # bool is an int in Python, and JSON's 1.0 reads as a float: both checked by type.
     return isinstance(value, str | bool) or type(value) is int
 
 
@@ -236,10 +237,9 @@ def first_problem(spec: Spec, value: Any, path: str) -> tuple[str, str] | None:
 
 def _is(spec: Spec, value: Any) -> bool:
     if isinstance(spec, Text):
-        return isinstance(value, str)
+        return _text_set(value)
     if isinstance(spec, Scalar):
-        # bool is an int in Python, and JSON's 1.0 reads as a float: both checked by type.
-        return isinstance(value, str | bool) or type(value) is int
+        return _scalar_set(value)
     if isinstance(spec, ListOf):
         return isinstance(value, list)
     return isinstance(value, dict)
